@@ -1,0 +1,1 @@
+"""From data to routable graphs: OSM ingestion, default network, shortest paths, skims."""

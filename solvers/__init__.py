@@ -1,0 +1,1 @@
+"""Algorithms that know nothing about the YRD: assignment, network design, selection."""

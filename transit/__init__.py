@@ -1,0 +1,1 @@
+"""Transport-planning application for the Yangtze River Delta alliance."""

@@ -1,0 +1,5 @@
+import sys
+
+from transit.cli import main
+
+sys.exit(main())
