@@ -25,9 +25,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = 0o666 & ~umask
     tmp.unlink()  # some writers (GDAL) refuse to overwrite; let them create it
     try:
         yield tmp
+        if tmp.is_file():
+            tmp.chmod(mode)  # mkstemp makes it private; the result is an ordinary file
         os.replace(tmp, final)
     finally:
         if tmp.exists():
@@ -60,6 +65,9 @@ def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
         if final.exists():

@@ -1,14 +1,63 @@
-"""``transit optimize``: placeholder until its issue lands."""
+"""``transit optimize``: the main job on the embedded default (or a user's catalogue)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from networks.errors import InputError
+
+HELP = "choose and rank the projects for a budget (exact, OR-Tools) and write the planning outputs"
+
+
+def _cap(text: str) -> tuple[str, float]:
+    member, sep, amount = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return member, float(amount)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MEMBER=BILLION_CNY, got {text!r}") from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("optimize", help="(not yet implemented)")
+    parser = subparsers.add_parser("optimize", help=HELP, description=HELP)
+    parser.add_argument("--budget", type=float, required=True, help="budget in billion CNY (>= 0)")
+    parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    parser.add_argument("--config", help="TOML file overriding data/default_config.toml")
+    parser.add_argument("--projects", help="project catalogue JSON (default data/projects.json)")
+    parser.add_argument("--member-cap", action="append", type=_cap, default=[], metavar="MEMBER=BN",
+                        help="cap on the cost of one alliance member's projects (repeatable)")
+    parser.add_argument("--exclude-project", action="append", default=[], metavar="ID",
+                        help="leave a candidate (and whatever requires it) out (repeatable)")
+    parser.add_argument("--growth", type=float, help="demand growth multiplier (overrides the config)")
+    parser.add_argument("--pairs", choices=("axes", "all"), help="objective pairs (overrides the config)")
+    parser.add_argument("--ladder-steps", type=int, default=8, help="budget steps for the priority order")
+    parser.add_argument("--time-limit", type=float, help="seconds per budget step; then best found and gap")
+    parser.add_argument("--no-cache", action="store_true", help="rebuild the embedded network clip")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("transit optimize is not implemented yet")
+    from transit.config import load_config
+    from transit.optimize import run_optimization
+    from transit.reports import write_outputs
+
+    if args.budget < 0:
+        raise InputError(f"--budget {args.budget:g}: expected a budget >= 0 (billion CNY)")
+    overrides = {}
+    if args.growth is not None:
+        overrides["demand__growth"] = args.growth
+    if args.pairs is not None:
+        overrides["objective__pairs"] = args.pairs
+    config = load_config(args.config, **overrides)
+    run_ = run_optimization(config, budget=args.budget, member_caps=dict(args.member_cap),
+                            ladder_steps=args.ladder_steps, time_limit=args.time_limit,
+                            projects_path=args.projects, exclude_projects=tuple(args.exclude_project),
+                            use_cache=not args.no_cache)
+    out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
+    r = run_.result
+    print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")
+    print(f"objective {r.objective:,.0f} trip-min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
+          f"gap {r.gap:.2e}); outputs in {out}")
+    return 0

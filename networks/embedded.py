@@ -1,0 +1,200 @@
+"""The embedded default networks: OSM-derived rail and road graphs shipped on PyPI.
+
+The package ``scgraph-data`` (2.0.0, ODbL, (c) OpenStreetMap contributors) carries world
+railway and highway graphs as Python modules: an adjacency list ``graph`` (``{neighbour:
+km}`` per node) and ``nodes`` (``[lat, lon]``). Those modules import
+``scgraph.core.GeoGraph``, which current ``scgraph`` releases no longer have, so the module
+text is parsed here as data instead of being imported. The graphs carry no tags.
+
+The clip to a bounding box is cached as a compressed ``.npz`` keyed by the package
+version, the file size and the clip parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from networks.atomic import atomic_path
+from networks.errors import CacheError, InputError
+from networks.geometry import haversine_km
+
+__all__ = ["EmbeddedArrays", "DATASETS", "cache_dir", "load_embedded_arrays", "embedded_graph"]
+
+DATASETS = {"railways": "world_railways", "highways": "world_highways"}
+_FORMAT = 1  # bump when the cached arrays change meaning
+
+
+def cache_dir() -> Path:
+    """The user cache folder (``$YRD_TRANSIT_CACHE`` or ``~/.cache/yrd-transit``)."""
+    root = os.environ.get("YRD_TRANSIT_CACHE") or Path.home() / ".cache" / "yrd-transit"
+    return Path(root)
+
+
+@dataclass(frozen=True)
+class EmbeddedArrays:
+    """An undirected graph clipped to a box: coordinates and one row per edge (u < v)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length_km: np.ndarray
+    source_ids: np.ndarray  # node index in the world graph, for provenance
+    key: str  # the cache key (hash of package version, file, clip)
+
+
+def _module_path(dataset: str) -> Path:
+    if dataset not in DATASETS:
+        raise InputError(f"unknown embedded dataset {dataset!r}; expected one of {sorted(DATASETS)}")
+    spec = importlib.util.find_spec("scgraph_data")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the package scgraph-data is not installed; run `pip install scgraph-data==2.0.0`")
+    return Path(list(spec.submodule_search_locations)[0]) / f"{DATASETS[dataset]}.py"
+
+
+def _cache_key(dataset: str, path: Path, bbox: tuple[float, float, float, float]) -> str:
+    version = importlib.metadata.version("scgraph-data")
+    payload = json.dumps(
+        {"format": _FORMAT, "dataset": dataset, "version": version, "size": path.stat().st_size,
+         "bbox": [round(x, 6) for x in bbox]},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _parse_module(path: Path) -> tuple[list[dict], np.ndarray]:
+    text = path.read_text(encoding="utf-8")
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        for name in ("graph", "nodes"):
+            if line.startswith(f"{name}="):
+                found[name] = line[len(name) + 1 :]
+    if set(found) != {"graph", "nodes"}:
+        raise InputError(f"{path}: expected lines 'graph=[...]' and 'nodes=[...]' (scgraph-data 2.0.0 layout)")
+    try:
+        nodes = np.asarray(json.loads(found["nodes"]), dtype=float)
+        # The adjacency dicts have integer keys, which JSON does not allow: quote them.
+        graph = json.loads(re.sub(r"([{ ])(\d+):", r'\1"\2":', found["graph"]))
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: cannot parse the graph data ({exc})") from None
+    if nodes.ndim != 2 or nodes.shape[1] != 2 or len(graph) != len(nodes):
+        raise InputError(f"{path}: 'nodes' must be [lat, lon] pairs, one per 'graph' entry")
+    return graph, nodes
+
+
+def _clip(graph: list[dict], nodes: np.ndarray, bbox: tuple[float, float, float, float]) -> dict:
+    west, south, east, north = bbox
+    lat, lon = nodes[:, 0], nodes[:, 1]
+    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    keep = np.flatnonzero(inside)
+    new_index = np.full(len(nodes), -1, dtype=np.int64)
+    new_index[keep] = np.arange(len(keep))
+    us, vs, ks = [], [], []
+    for i in keep:
+        for j_text, km in graph[i].items():
+            j = int(j_text)
+            if j > i and inside[j]:
+                us.append(new_index[i])
+                vs.append(new_index[j])
+                ks.append(float(km))
+    return {
+        "lon": lon[keep], "lat": lat[keep], "u": np.asarray(us, np.int64), "v": np.asarray(vs, np.int64),
+        "length_km": np.asarray(ks), "source_ids": keep,
+    }
+
+
+def load_embedded_arrays(
+    dataset: str,
+    *,
+    bbox: tuple[float, float, float, float],
+    use_cache: bool = True,
+) -> EmbeddedArrays:
+    """Clip an embedded world graph to ``bbox = (west, south, east, north)``.
+
+    Raises
+    ------
+    CacheError
+        If a cache entry exists but is empty or unreadable (delete it to rebuild).
+    """
+    west, south, east, north = bbox
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise InputError(f"bbox {bbox}: expected (west, south, east, north) with west < east and south < north")
+    path = _module_path(dataset)
+    key = _cache_key(dataset, path, bbox)
+    cache_file = cache_dir() / "embedded" / f"{dataset}-{key}.npz"
+    if use_cache and cache_file.exists():
+        try:
+            with np.load(cache_file) as data:
+                arrays = {name: data[name] for name in ("lon", "lat", "u", "v", "length_km", "source_ids")}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            raise CacheError(
+                f"cache file {cache_file} is empty or corrupt ({type(exc).__name__}); delete it to rebuild"
+            ) from None
+    else:
+        graph, nodes = _parse_module(path)
+        arrays = _clip(graph, nodes, bbox)
+        if use_cache:
+            with atomic_path(cache_file) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez_compressed(handle, **arrays)
+    if len(arrays["lon"]) == 0:
+        raise InputError(f"bbox {bbox}: no {dataset} nodes of the embedded data fall inside it")
+    return EmbeddedArrays(key=key, **arrays)
+
+
+def embedded_graph(
+    dataset: str,
+    *,
+    bbox: tuple[float, float, float, float],
+    mode: str,
+    speed_kph: float,
+    node_offset: int = 0,
+    max_edge_km: float | None = None,
+    use_cache: bool = True,
+) -> nx.MultiDiGraph:
+    """The clipped embedded graph as an osmnx-style ``MultiDiGraph`` (both directions).
+
+    Nodes are ``node_offset + i``; edges carry ``mode``, ``length`` (m), ``speed_kph`` and
+    ``travel_time`` (s). Self-loops are dropped. With ``max_edge_km``, longer edges are split
+    into equal straight pieces (new nodes numbered after the data's), so that stations and
+    waypoints can snap to a node close to where they lie on the line; lengths are kept.
+    """
+    arrays = load_embedded_arrays(dataset, bbox=bbox, use_cache=use_cache)
+    G = nx.MultiDiGraph(crs="EPSG:4326", mode=mode, source=f"scgraph-data {dataset}", name=f"embedded {dataset}")
+    G.add_nodes_from(
+        (node_offset + i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(zip(arrays.lon, arrays.lat))
+    )
+    next_node = node_offset + len(arrays.lon)
+    for u, v, km in zip(arrays.u.tolist(), arrays.v.tolist(), arrays.length_km.tolist()):
+        if u == v:
+            continue
+        if km <= 0:
+            km = float(haversine_km(arrays.lon[u], arrays.lat[u], arrays.lon[v], arrays.lat[v]))
+        pieces = max(1, int(np.ceil(km / max_edge_km))) if max_edge_km else 1
+        chain = [node_offset + u]
+        for k in range(1, pieces):
+            t = k / pieces
+            G.add_node(next_node, x=float(arrays.lon[u] + t * (arrays.lon[v] - arrays.lon[u])),
+                       y=float(arrays.lat[u] + t * (arrays.lat[v] - arrays.lat[u])))
+            chain.append(next_node)
+            next_node += 1
+        chain.append(node_offset + v)
+        piece_km = km / pieces
+        attrs = {"mode": mode, "length": piece_km * 1000.0, "speed_kph": speed_kph,
+                 "travel_time": piece_km / speed_kph * 3600.0}
+        for a, b in zip(chain, chain[1:]):
+            G.add_edge(a, b, **attrs)
+            G.add_edge(b, a, **attrs)
+    return G
+

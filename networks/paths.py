@@ -1,0 +1,169 @@
+"""Fast shortest paths and skims behind a networkx-friendly interface.
+
+A :class:`CompiledGraph` turns a networkx (Multi)DiGraph into a SciPy CSR matrix once;
+every query then runs SciPy's compiled Dijkstra from many sources at a time, so a skim of
+all zone pairs on the whole YRD graph is one call instead of a Python loop per pair.
+
+``weight`` follows networkx: the name of an edge attribute, or a function
+``weight(u, v, data) -> float | None`` called on every edge (for multigraphs, on each
+parallel edge; the smallest value wins; ``None`` hides the edge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+
+from networks.errors import InputError
+
+__all__ = ["CompiledGraph", "shortest_path_lengths", "skim"]
+
+Weight = str | Callable[[Hashable, Hashable, dict[str, Any]], float | None]
+
+
+def _edge_weights(graph: nx.DiGraph, weight: Weight) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    nodes = list(graph.nodes)
+    index = {node: i for i, node in enumerate(nodes)}
+    tails: list[int] = []
+    heads: list[int] = []
+    values: list[float] = []
+    edges = graph.edges(data=True)
+    for u, v, data in edges:
+        if callable(weight):
+            value = weight(u, v, data)
+            if value is None:
+                continue
+        else:
+            if weight not in data:
+                raise InputError(f"edge ({u!r}, {v!r}) has no attribute {weight!r} to use as weight")
+            value = data[weight]
+        value = float(value)
+        if not np.isfinite(value) or value < 0:
+            raise InputError(f"edge ({u!r}, {v!r}) has weight {value!r}; expected a finite number >= 0")
+        tails.append(index[u])
+        heads.append(index[v])
+        values.append(value)
+    return np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64), np.asarray(values), nodes
+
+
+def _min_csr(n: int, tails: np.ndarray, heads: np.ndarray, values: np.ndarray) -> csr_array:
+    """CSR matrix keeping the smallest of parallel edges (SciPy would sum duplicates)."""
+    if len(values) == 0:
+        return csr_array((n, n))
+    order = np.lexsort((values, heads, tails))
+    tails, heads, values = tails[order], heads[order], values[order]
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
+    tails, heads, values = tails[first], heads[first], values[first]
+    # csgraph treats stored zeros as missing edges; a tiny positive weight keeps them.
+    values = np.where(values == 0.0, 1e-12, values)
+    return csr_array((values, (tails, heads)), shape=(n, n))
+
+
+class CompiledGraph:
+    """A directed graph compiled for repeated shortest-path queries.
+
+    Parameters
+    ----------
+    graph
+        A networkx ``DiGraph`` or ``MultiDiGraph`` (undirected graphs are taken as
+        symmetric digraphs).
+    weight
+        Edge attribute name or ``weight(u, v, data)`` function (see module docstring).
+    """
+
+    def __init__(self, graph: nx.Graph, *, weight: Weight = "travel_time") -> None:
+        if not graph.is_directed():
+            graph = graph.to_directed()
+        tails, heads, values, nodes = _edge_weights(graph, weight)
+        self.nodes: list[Hashable] = nodes
+        self.index: dict[Hashable, int] = {node: i for i, node in enumerate(nodes)}
+        self.matrix = _min_csr(len(nodes), tails, heads, values)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        n_nodes: int,
+        tails: Sequence[int] | np.ndarray,
+        heads: Sequence[int] | np.ndarray,
+        weights: Sequence[float] | np.ndarray,
+    ) -> CompiledGraph:
+        """Compile a graph given as arc arrays over nodes ``0 .. n_nodes - 1``."""
+        self = cls.__new__(cls)
+        self.nodes = list(range(n_nodes))
+        self.index = {i: i for i in range(n_nodes)}
+        self.matrix = _min_csr(
+            n_nodes, np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64), np.asarray(weights, float)
+        )
+        return self
+
+    def _indices(self, nodes: Iterable[Hashable], what: str) -> np.ndarray:
+        out = []
+        for node in nodes:
+            try:
+                out.append(self.index[node])
+            except KeyError:
+                raise InputError(f"{what} node {node!r} is not in the graph") from None
+        return np.asarray(out, dtype=np.int64)
+
+    def lengths(
+        self, sources: Iterable[Hashable], targets: Iterable[Hashable] | None = None
+    ) -> np.ndarray:
+        """Shortest-path lengths, shape ``(len(sources), len(targets))``; ``inf`` if unreachable."""
+        src = self._indices(sources, "source")
+        dist = dijkstra(self.matrix, directed=True, indices=src)
+        dist = np.atleast_2d(dist)
+        if targets is None:
+            return dist
+        return dist[:, self._indices(targets, "target")]
+
+    def tree(self, source: Hashable) -> tuple[np.ndarray, np.ndarray]:
+        """Shortest-path tree from ``source``: distances and predecessors (node positions)."""
+        src = self._indices([source], "source")[0]
+        dist, pred = dijkstra(self.matrix, directed=True, indices=int(src), return_predecessors=True)
+        return dist, pred
+
+    def walk(self, pred: np.ndarray, source: Hashable, target: Hashable) -> list[Hashable]:
+        """The node list from ``source`` to ``target`` along a predecessor array of :meth:`tree`."""
+        src, dst = self._indices([source, target], "path end")
+        if src != dst and pred[dst] < 0:
+            raise nx.NetworkXNoPath(f"no path from {source!r} to {target!r}")
+        walk = [int(dst)]
+        while walk[-1] != src:
+            walk.append(int(pred[walk[-1]]))
+        return [self.nodes[i] for i in reversed(walk)]
+
+    def path(self, source: Hashable, target: Hashable) -> list[Hashable]:
+        """One shortest path as a node list; raises :class:`networkx.NetworkXNoPath` if none."""
+        _, pred = self.tree(source)
+        return self.walk(pred, source, target)
+
+
+def shortest_path_lengths(
+    graph: nx.Graph,
+    sources: Iterable[Hashable],
+    targets: Iterable[Hashable] | None = None,
+    *,
+    weight: Weight = "travel_time",
+) -> np.ndarray:
+    """Matrix of shortest-path lengths from ``sources`` to ``targets`` (all nodes if None)."""
+    return CompiledGraph(graph, weight=weight).lengths(sources, targets)
+
+
+def skim(
+    graph: nx.Graph | CompiledGraph,
+    zones: Sequence[Hashable],
+    *,
+    destinations: Sequence[Hashable] | None = None,
+    weight: Weight = "travel_time",
+) -> pd.DataFrame:
+    """Zone-to-zone skim as a DataFrame indexed by origin, with destination columns."""
+    compiled = graph if isinstance(graph, CompiledGraph) else CompiledGraph(graph, weight=weight)
+    destinations = list(zones if destinations is None else destinations)
+    return pd.DataFrame(compiled.lengths(zones, destinations), index=list(zones), columns=destinations)

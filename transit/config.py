@@ -1,0 +1,80 @@
+"""Model configuration: the defaults in ``data/default_config.toml`` plus user overrides."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from networks.errors import InputError
+
+__all__ = ["DATA_DIR", "load_config", "config_hash"]
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DEFAULT_CONFIG = DATA_DIR / "default_config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {path}: not valid TOML ({exc})") from None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], source: Path, prefix: str = "") -> None:
+    for key, value in override.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            raise InputError(f"config file {source}: unknown key {name!r}; expected one of "
+                             f"{sorted(prefix + k for k in base)}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise InputError(f"config file {source}: {name!r} must be a table")
+            _merge(base[key], value, source, f"{name}.")
+        else:
+            if isinstance(base[key], (int, float)) and not isinstance(base[key], bool):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise InputError(f"config file {source}: {name!r} must be a number, got {value!r}")
+            elif type(value) is not type(base[key]):
+                raise InputError(f"config file {source}: {name!r} must be {type(base[key]).__name__}, got {value!r}")
+            base[key] = value
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
+    """The default configuration, updated from the TOML file ``path`` and ``overrides``.
+
+    ``overrides`` use ``section__key`` names, e.g. ``demand__growth=1.2``.
+    """
+    config = _read_toml(DEFAULT_CONFIG)
+    if path is not None:
+        _merge(config, _read_toml(Path(path)), Path(path))
+    nested: dict[str, dict[str, Any]] = {}
+    for name, value in overrides.items():
+        section, _, key = name.partition("__")
+        nested.setdefault(section, {})[key] = value
+    _merge(config, nested, Path("<arguments>"))
+    _validate(config)
+    return copy.deepcopy(config)
+
+
+def _validate(config: dict[str, Any]) -> None:
+    for section, values in config.items():
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise InputError(f"config {section}.{key} = {value}: expected a value >= 0")
+    if config["objective"]["pairs"] not in ("axes", "all"):
+        raise InputError(f"config objective.pairs = {config['objective']['pairs']!r}: expected 'axes' or 'all'")
+    bbox = config["network"]["bbox"]
+    if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
+        raise InputError(f"config network.bbox = {bbox}: expected [west, south, east, north]")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short stable hash of a configuration (for run records and caches)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]

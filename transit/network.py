@@ -1,0 +1,112 @@
+"""The YRD base network: embedded OSM-derived graphs conflated with the curated catalogues.
+
+* Rail: the embedded railway graph at the conventional speed; catalogued lines in service
+  (``data/rail_lines.json``) are conflated into it: edges along a line get its commercial
+  speed (``rail.speed_factor`` x its maximum operating speed), lines the snapshot lacks are
+  added from the catalogue, and every catalogued station becomes a node.
+* Road: the embedded highway graph at ``road.other_kph``; the catalogued expressways
+  (``data/expressways.json``) get ``road.expressway_kph``; sea bridges the snapshot lacks are
+  added from their waypoints.
+* Zones (``data/cities.csv``) connect to both by access links (``networks.multimodal``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from networks.conflate import CatalogueLine, Stop, conflate_lines
+from networks.embedded import embedded_graph
+from networks.multimodal import AccessParameters, compose_multimodal
+from transit.catalogue import load_cities, load_expressways, load_rail_lines
+
+__all__ = ["BaseNetwork", "RAIL_NODE_OFFSET", "access_parameters", "build_base_network"]
+
+RAIL_NODE_OFFSET = 10_000_000
+
+
+@dataclass
+class BaseNetwork:
+    """The composed multimodal graph plus its parts and the conflation reports."""
+
+    graph: nx.MultiDiGraph
+    road: nx.MultiDiGraph
+    rail: nx.MultiDiGraph
+    zones: pd.DataFrame
+    rail_report: pd.DataFrame
+    road_report: pd.DataFrame
+
+
+def access_parameters(config: dict[str, Any]) -> AccessParameters:
+    access = config["access"]
+    return AccessParameters(
+        local_kph=access["local_kph"], rail_access_min=access["rail_access_min"],
+        rail_egress_min=access["rail_egress_min"], stop_penalty_min=config["rail"]["stop_penalty_min"],
+        road_terminal_min=access["road_terminal_min"], station_radius_km=access["station_radius_km"],
+        road_connectors=int(access["road_connectors"]), road_max_snap_km=config["road"]["max_snap_km"],
+    )
+
+
+def rail_catalogue_lines(lines: list[dict[str, Any]], *, speed_factor: float, straight_factor: float
+                         ) -> list[CatalogueLine]:
+    out = []
+    for line in lines:
+        top = line.get("max_operating_speed_kmh") or line["design_speed_kmh"]
+        stops = [Stop(s["name_en"], float(s["lon"]), float(s["lat"])) for s in line["stations"]]
+        straight = straight_factor if line.get("category") in ("hsr", "intercity") else None
+        out.append(CatalogueLine(id=line["id"], speed_kph=speed_factor * float(top), stops=stops,
+                                 straight_factor=straight, attrs={"name_en": line.get("name_en", line["id"])}))
+    return out
+
+
+def build_rail(config: dict[str, Any], *, use_cache: bool = True) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+    rail_cfg = config["rail"]
+    rail = embedded_graph("railways", bbox=tuple(config["network"]["bbox"]), mode="rail",
+                          speed_kph=rail_cfg["conventional_kph"], node_offset=RAIL_NODE_OFFSET, max_edge_km=1.0,
+                          use_cache=use_cache)
+    lines = load_rail_lines()
+    report = conflate_lines(
+        rail, rail_catalogue_lines(lines, speed_factor=rail_cfg["speed_factor"],
+                             straight_factor=rail_cfg["hsr_length_factor"]), mode="rail",
+        max_snap_km=rail_cfg["max_snap_km"], max_detour=rail_cfg["max_detour"],
+        added_length_factor=rail_cfg["added_length_factor"],
+    )
+    city_of = {s["name_en"]: s.get("city") for line in lines for s in line["stations"]}
+    for node, name in rail.nodes(data="name"):
+        if name is not None and city_of.get(name):
+            rail.nodes[node]["city"] = city_of[name]
+    rail.graph.update(name="YRD rail (embedded + catalogue)")
+    return rail, report
+
+
+def build_road(config: dict[str, Any], cities: pd.DataFrame, *, use_cache: bool = True
+               ) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+    road_cfg = config["road"]
+    road = embedded_graph("highways", bbox=tuple(config["network"]["bbox"]), mode="road",
+                          speed_kph=road_cfg["other_kph"], use_cache=use_cache)
+    routes = load_expressways(cities)
+    lines = [
+        CatalogueLine(id=r["id"], speed_kph=road_cfg["expressway_kph"],
+                      stops=[Stop(s["name"], s["lon"], s["lat"], is_station=False) for s in r["stops"]])
+        for r in routes
+    ]
+    report = conflate_lines(road, lines, mode="road", max_snap_km=road_cfg["max_snap_km"],
+                            max_detour=1.5, detour_slack_km=5.0, added_length_factor=1.05,
+                            station_link_speed_kph=road_cfg["other_kph"])
+    for _, _, data in road.edges(data=True):
+        data["highway"] = "motorway" if data["speed_kph"] >= road_cfg["expressway_kph"] else "primary"
+    road.graph.update(name="YRD road (embedded + expressways)")
+    return road, report
+
+
+def build_base_network(config: dict[str, Any], *, use_cache: bool = True) -> BaseNetwork:
+    """Build the base (2025) multimodal network of the embedded default."""
+    cities = load_cities()
+    rail, rail_report = build_rail(config, use_cache=use_cache)
+    road, road_report = build_road(config, cities, use_cache=use_cache)
+    graph = compose_multimodal(road, rail, cities.reset_index(drop=True), params=access_parameters(config))
+    return BaseNetwork(graph=graph, road=road, rail=rail, zones=cities, rail_report=rail_report,
+                       road_report=road_report)

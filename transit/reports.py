@@ -1,0 +1,281 @@
+"""Outputs a planner can drop into a document: CSV tables, GeoPackage, map, report, run record.
+
+Everything is written into a temporary folder and swapped into place at the end
+(:func:`networks.atomic.atomic_output_dir`): a failed run leaves no half outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from shapely.geometry import LineString, Point  # noqa: E402
+
+from networks.atomic import atomic_output_dir  # noqa: E402
+from transit.config import DATA_DIR, config_hash  # noqa: E402
+from transit.optimize import OptimizationRun, axes_table, pairs_table, priorities_table  # noqa: E402
+from transit.validation import timetable_check  # noqa: E402
+
+__all__ = ["write_outputs", "network_layers"]
+
+OUTPUTS = ("priorities.csv", "axes.csv", "pairs.csv", "network.gpkg", "map.png", "report.md", "run.json")
+
+
+def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
+    rows, geoms = [], []
+    for u, v, data in edges:
+        a, b = G.nodes[u], G.nodes[v]
+        geoms.append(LineString([(a["x"], a["y"]), (b["x"], b["y"])]))
+        rows.append({"u": str(u), "v": str(v), "mode": data.get("mode"), "length_m": data.get("length"),
+                     "speed_kph": data.get("speed_kph"), "travel_time_s": data.get("travel_time"),
+                     "lines": " ".join(data.get("lines", ())), "project": data.get("project", ""), **extra})
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+
+
+def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
+    """GIS layers: rail, road, stations, zones, candidate and selected project alignments."""
+    model = run.model
+    G = model.design_graph(run.selected)
+
+    def one_way(mode: str):
+        seen = set()
+        for u, v, data in G.edges(data=True):
+            if data.get("mode") == mode and "project" not in data and (v, u) not in seen:
+                seen.add((u, v))
+                yield u, v, data
+
+    stations = [(n, d) for n, d in G.nodes(data=True) if d.get("station")]
+    layers = {
+        "rail": _edge_frame(G, one_way("rail")),
+        "road": _edge_frame(G, one_way("road")),
+        "stations": gpd.GeoDataFrame(
+            [{"node": str(n), "name": d.get("name"), "city": d.get("city", ""), "project": d.get("project", "")}
+             for n, d in stations],
+            geometry=[Point(d["x"], d["y"]) for _, d in stations], crs="EPSG:4326"),
+        "zones": gpd.GeoDataFrame(
+            model.network.zones[["name_en", "name_zh", "population"]].reset_index(drop=True),
+            geometry=[Point(x, y) for x, y in zip(model.network.zones["lon"], model.network.zones["lat"])],
+            crs="EPSG:4326"),
+    }
+    selected = set(run.selected)
+    rows, geoms = [], []
+    for p in model.projects:
+        geoms.append(LineString([(pt["lon"], pt["lat"]) for pt in p.alignment]))
+        rows.append({"project": p.id, "name_en": p.name_en, "name_zh": p.name_zh, "mode": p.mode,
+                     "cost_bn_cny": p.cost_bn_cny, "lead_member": p.lead_member, "axes": " ".join(p.axes),
+                     "selected": p.id in selected})
+    projects = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+    layers["projects_candidates"] = projects
+    layers["projects_selected"] = projects[projects["selected"]].reset_index(drop=True)
+    return layers
+
+
+def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(9, 10), dpi=110)
+    road, rail = layers["road"], layers["rail"]
+    road[road["speed_kph"] < run.model.config["road"]["expressway_kph"]].plot(ax=ax, color="#d9d9d9", linewidth=0.3)
+    road[road["speed_kph"] >= run.model.config["road"]["expressway_kph"]].plot(ax=ax, color="#f0b27a", linewidth=0.9)
+    fast = rail["speed_kph"] > run.model.config["rail"]["conventional_kph"]
+    rail[~fast].plot(ax=ax, color="#7f8c8d", linewidth=0.6)
+    rail[fast].plot(ax=ax, color="#2c3e50", linewidth=1.2)
+    candidates = layers["projects_candidates"]
+    candidates[~candidates["selected"]].plot(ax=ax, color="#85c1e9", linewidth=1.0, linestyle="--")
+    chosen = layers["projects_selected"]
+    if len(chosen):
+        chosen.plot(ax=ax, color="#c0392b", linewidth=2.6)
+        for rank, row in enumerate(priorities_table(run).itertuples(), start=1):
+            if row.in_optimal_set != "yes":
+                continue
+            geom = chosen.loc[chosen["project"] == row.project, "geometry"].iloc[0]
+            mid = geom.interpolate(0.5, normalized=True)
+            ax.annotate(f"{row.rank}. {row.project}", (mid.x, mid.y), fontsize=6.5, color="#922b21",
+                        xytext=(4, 4), textcoords="offset points",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
+    zones = layers["zones"]
+    zones.plot(ax=ax, color="black", markersize=14, zorder=5)
+    for row in zones.itertuples():
+        ax.annotate(row.name_en, (row.geometry.x, row.geometry.y), fontsize=7, xytext=(3, -8),
+                    textcoords="offset points")
+    west, south, east, north = run.model.config["network"]["bbox"]
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(1 / np.cos(np.radians((south + north) / 2)))
+    ax.set_title(f"YRD: optimal projects for a budget of {run.budget:g} bn CNY ({run.result.status})", fontsize=10)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    from matplotlib.lines import Line2D
+
+    ax.legend(handles=[
+        Line2D([], [], color="#2c3e50", lw=1.2, label="high-speed / catalogued rail"),
+        Line2D([], [], color="#7f8c8d", lw=0.6, label="other rail"),
+        Line2D([], [], color="#f0b27a", lw=0.9, label="expressway"),
+        Line2D([], [], color="#c0392b", lw=2.6, label="selected project (rank. id)"),
+        Line2D([], [], color="#85c1e9", lw=1.0, ls="--", label="candidate not selected"),
+    ], loc="lower right", fontsize=7)
+    ax.text(0.01, 0.005, "Network data (c) OpenStreetMap contributors, ODbL (via scgraph-data)",
+            transform=ax.transAxes, fontsize=6, color="#555555")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _md_table(frame: pd.DataFrame, floatfmt: str = "{:,.1f}") -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        cells = []
+        for value in row:
+            if isinstance(value, (float, np.floating)):
+                cells.append("" if np.isnan(value) else floatfmt.format(value))
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "geopandas", "scgraph-data"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, checks: pd.DataFrame) -> str:
+    r = run.result
+    cfg = run.model.config
+    ladder = run.ladder.to_frame()
+    ladder["selected"] = ladder["selected"].replace("", "(none)")
+    caps = ", ".join(f"{k}: {v:g}" for k, v in run.member_caps.items()) or "none"
+    optimal = "proved optimal by CP-SAT" if r.status == "OPTIMAL" else f"NOT proved optimal (status {r.status})"
+    within = checks["within_20pct"].sum() if len(checks) else 0
+    non_nested = "\n".join(
+        f"- between budgets {n.budget_from:g} and {n.budget_to:g}: {', '.join(n.dropped)} leave(s) the set, "
+        f"{', '.join(n.added) or 'nothing'} enter(s)" for n in run.ladder.non_nested
+    ) or "- none: every optimal set contains the previous one."
+    return f"""# YRD transport integration: investment priorities
+
+Budget **{run.budget:g} bn CNY**; member caps: {caps}; demand growth x{cfg['demand']['growth']:g};
+objective pairs: {cfg['objective']['pairs']} ({len(run.model.pairs)} ordered city pairs);
+{len(run.model.projects)} candidate projects.
+
+## Result
+
+Selected {len(r.selected)} project(s) costing {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}.
+The solution is **{optimal}**: objective {r.objective:,.0f} trip-minutes per day, lower bound
+{r.bound:,.0f}, relative gap {r.gap:.2e} (base network {r.base_objective:,.0f}; saving
+{r.saving:,.0f} trip-minutes per day, {100 * r.saving / r.base_objective:.2f} %).
+
+## Investment priorities
+
+Rank = order in which projects enter the optimal set as the budget grows
+({len(run.ladder.budgets)} budget steps); marginal saving = objective increase (trip-minutes
+per day) if the project were removed from the optimal set at the full budget.
+
+{_md_table(priorities[['rank', 'project', 'name_en', 'cost_bn_cny', 'lead_member', 'axes', 'enters_at_budget', 'marginal_saving_min', 'in_optimal_set']])}
+
+Budget ladder (each row solved exactly):
+
+{_md_table(ladder, '{:,.4g}')}
+
+Where the optimal sets are not nested:
+{non_nested}
+
+## Axes and the Hangzhou Bay link
+
+Demand-weighted door-to-door time (best of rail and road, minutes) over each axis's city
+pairs, and the end-to-end time between its first and last city:
+
+{_md_table(axes[['axis', 'cities', 'pairs', 'weighted_min_base', 'weighted_min_opt', 'saving_pct', 'end_to_end', 'end_to_end_min_base', 'end_to_end_min_opt']])}
+
+![map](map.png)
+
+## Model and assumptions
+
+- Network: OpenStreetMap-derived rail and road graphs of the package scgraph-data 2.0.0
+  ((c) OpenStreetMap contributors, ODbL), clipped to {cfg['network']['bbox']}, conflated with the
+  curated catalogues in `data/` (rail lines in service, expressways; see `data/SOURCES.md`).
+- Rail: commercial speed {cfg['rail']['speed_factor']:g} x each line's maximum operating speed,
+  {cfg['rail']['conventional_kph']:g} km/h elsewhere; {cfg['rail']['stop_penalty_min']:g} min per trip end
+  for dwell, braking and acceleration; access {cfg['access']['rail_access_min']:g} min and egress
+  {cfg['access']['rail_egress_min']:g} min plus local travel at {cfg['access']['local_kph']:g} km/h.
+- Road: {cfg['road']['expressway_kph']:g} km/h on expressways, {cfg['road']['other_kph']:g} km/h on other
+  roads, {cfg['access']['road_terminal_min']:g} min per trip end. Free flow: no congestion, so road
+  widenings show no saving in this model.
+- Demand: gravity model (alpha {cfg['demand']['alpha']:g}, beta {cfg['demand']['beta']:g}, gamma
+  {cfg['demand']['gamma']:g}), {cfg['demand']['total_trips']:,.0f} trips/day over all pairs x growth
+  {cfg['demand']['growth']:g}.
+- Optimiser: exact (contraction to key nodes, enumeration of undominated project-set records per
+  pair, CP-SAT); status, objective, bound and gap as reported above.
+
+## Credibility check: modelled vs published fastest rail times
+
+{within} of {len(checks)} pairs within 20 % of the published fastest timetable time.
+
+{_md_table(checks[['origin_station', 'destination_station', 'published_min', 'modelled_min', 'ratio', 'within_20pct']], '{:.2f}') if len(checks) else '(no timetable checks available)'}
+"""
+
+
+def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] | None = None) -> Path:
+    """Write every output of ``transit optimize`` into ``out_dir`` atomically."""
+    out_dir = Path(out_dir)
+    priorities = priorities_table(run)
+    axes = axes_table(run)
+    pairs = pairs_table(run)
+    checks = timetable_check(run.model)
+    layers = network_layers(run)
+    with atomic_output_dir(out_dir) as tmp:
+        priorities.to_csv(tmp / "priorities.csv", index=False)
+        axes.to_csv(tmp / "axes.csv", index=False)
+        pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.2f")
+        for name, layer in layers.items():
+            layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG")
+        _draw_map(run, layers, tmp / "map.png")
+        (tmp / "report.md").write_text(_report(run, priorities, axes, checks), encoding="utf-8")
+        record: dict[str, Any] = {
+            "command": argv if argv is not None else sys.argv,
+            "inputs": {"budget_bn_cny": run.budget, "member_caps": run.member_caps,
+                       "ladder_budgets": list(run.ladder.budgets), "config": run.model.config},
+            "hashes": {"config": config_hash(run.model.config),
+                       **{f"data/{p.name}": _file_hash(p) for p in sorted(DATA_DIR.iterdir()) if p.is_file()}},
+            "versions": _versions(),
+            "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
+            "result": run.result.to_dict() | {"od_times": None},
+            "ladder": run.ladder.to_dict(),
+            "network": {"nodes": run.model.network.graph.number_of_nodes(),
+                        "edges": run.model.network.graph.number_of_edges(),
+                        "rail_segments_added_from_catalogue": int((run.model.network.rail_report["status"] == "added").sum()),
+                        "rail_segments_matched": int((run.model.network.rail_report["status"] == "matched").sum())},
+        }
+        for item in record["ladder"]["results"]:
+            item.pop("od_times", None)
+        (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+    return out_dir
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,46 @@
+"""Credibility checks of the modelled network against published figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from networks.errors import CatalogueError
+from networks.paths import CompiledGraph
+from transit.catalogue import load_timetable_checks
+
+__all__ = ["timetable_check", "TOLERANCE"]
+
+TOLERANCE = 0.20
+
+
+def timetable_check(model, *, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Modelled fastest station-to-station rail time vs the published fastest timetable time.
+
+    The modelled time is the shortest path over rail edges of the base network plus the stop
+    penalty at both ends (what a passenger sees between departure and arrival).
+    """
+    table = load_timetable_checks() if table is None else table
+    G = model.network.graph
+    station = {d.get("name"): n for n, d in G.nodes(data=True) if d.get("station")}
+    rail = CompiledGraph(G, weight=lambda u, v, d: d["travel_time"] if d["mode"] == "rail" else None)
+    penalty = 2 * model.config["rail"]["stop_penalty_min"]
+    rows = []
+    for row in table.itertuples(index=False):
+        ends = []
+        for name in (row.origin_station, row.destination_station):
+            if name not in station:
+                raise CatalogueError(f"timetable check {row.origin_station} - {row.destination_station}: "
+                                     f"station {name!r} is not in the rail network (data/rail_lines.json)")
+            ends.append(station[name])
+        seconds = float(rail.lengths([ends[0]], [ends[1]])[0, 0])
+        modelled = seconds / 60.0 + penalty if np.isfinite(seconds) else np.nan
+        ratio = modelled / float(row.fastest_min)
+        rows.append({
+            "origin_city": row.origin_city, "destination_city": row.destination_city,
+            "origin_station": row.origin_station, "destination_station": row.destination_station,
+            "published_min": float(row.fastest_min), "modelled_min": round(modelled, 1), "ratio": round(ratio, 3),
+            "within_20pct": bool(abs(ratio - 1) <= TOLERANCE), "train": getattr(row, "train", ""),
+            "source": row.source,
+        })
+    return pd.DataFrame(rows)
