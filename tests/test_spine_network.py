@@ -1,0 +1,158 @@
+"""The network half of the spine: embedded data, fast paths, conflation, multimodal graph."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from networks.conflate import CatalogueLine, Stop, conflate_lines
+from networks.embedded import load_embedded_arrays
+from networks.errors import CacheError, InputError
+from networks.geometry import haversine_km
+from networks.multimodal import AccessParameters, compose_multimodal, zone_node
+from networks.paths import CompiledGraph, shortest_path_lengths, skim
+
+YRD_BBOX = (117.5, 27.0, 123.0, 33.0)
+
+
+def test_embedded_railways_clip_and_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path))
+    first = load_embedded_arrays("railways", bbox=YRD_BBOX)
+    west, south, east, north = YRD_BBOX
+    assert ((first.lon >= west) & (first.lon <= east) & (first.lat >= south) & (first.lat <= north)).all()
+    assert len(first.lon) > 2000 and len(first.u) > 3000  # the YRD has thousands of km of track
+    assert (first.u < first.v).all() and first.v.max() < len(first.lon)
+    # scgraph-data stores km with three decimals; edge lengths agree with the coordinates
+    chord = haversine_km(first.lon[first.u], first.lat[first.u], first.lon[first.v], first.lat[first.v])
+    assert np.median(np.abs(first.length_km - chord)) < 0.05
+    cached = list((tmp_path / "embedded").glob("railways-*.npz"))
+    assert len(cached) == 1 and first.key in cached[0].name
+    again = load_embedded_arrays("railways", bbox=YRD_BBOX)
+    assert np.array_equal(first.u, again.u) and np.array_equal(first.length_km, again.length_km)
+    other = load_embedded_arrays("railways", bbox=(120.0, 30.0, 121.0, 31.0))
+    assert other.key != first.key and len(other.lon) < len(first.lon)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file at all"])
+def test_corrupt_cache_is_a_clear_error(tmp_path, monkeypatch, content):
+    monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path))
+    bbox = (120.0, 30.0, 121.0, 31.0)
+    load_embedded_arrays("railways", bbox=bbox)
+    (entry,) = (tmp_path / "embedded").glob("railways-*.npz")
+    entry.write_bytes(content)
+    with pytest.raises(CacheError, match=str(entry.name)):
+        load_embedded_arrays("railways", bbox=bbox)
+
+
+def test_bad_bbox_and_dataset():
+    with pytest.raises(InputError, match="bbox"):
+        load_embedded_arrays("railways", bbox=(121.0, 30.0, 120.0, 31.0))
+    with pytest.raises(InputError, match="unknown embedded dataset"):
+        load_embedded_arrays("ferries", bbox=YRD_BBOX)
+
+
+def test_compiled_paths_equal_networkx_dijkstra():
+    rng = np.random.default_rng(7)
+    G = nx.gnm_random_graph(300, 1500, seed=7, directed=True)
+    M = nx.MultiDiGraph()
+    for u, v in G.edges:
+        M.add_edge(u, v, travel_time=float(rng.uniform(1, 10)))
+        if rng.random() < 0.2:  # parallel edges: the cheaper must win
+            M.add_edge(u, v, travel_time=float(rng.uniform(1, 10)))
+    sources = [0, 5, 17]
+    got = shortest_path_lengths(M, sources)
+    compiled = CompiledGraph(M)
+    for row, s in enumerate(sources):
+        expected = nx.single_source_dijkstra_path_length(M, s, weight="travel_time")
+        for node, value in expected.items():
+            assert got[row, compiled.index[node]] == pytest.approx(value)
+        unreachable = set(M.nodes) - set(expected)
+        assert all(np.isinf(got[row, compiled.index[n]]) for n in unreachable)
+        path = compiled.path(s, max(expected, key=expected.get))
+        assert nx.path_weight(nx.DiGraph(M), path, "travel_time") >= expected[path[-1]] - 1e-9
+
+
+def test_weight_function_hides_edges_and_skim_frame():
+    G = nx.MultiDiGraph()
+    G.add_edge("a", "b", travel_time=5.0, mode="road")
+    G.add_edge("a", "b", travel_time=1.0, mode="rail")
+    G.add_edge("b", "c", travel_time=2.0, mode="road")
+    road = skim(G, ["a", "b", "c"], weight=lambda u, v, d: d["travel_time"] if d["mode"] == "road" else None)
+    assert road.loc["a", "c"] == 7.0
+    assert skim(G, ["a", "c"]).loc["a", "c"] == 3.0
+    assert np.isinf(road.loc["c", "a"])
+    with pytest.raises(InputError, match="no attribute"):
+        CompiledGraph(G, weight="length")
+
+
+def _line_graph() -> nx.MultiDiGraph:
+    """Track 0-1-2 along latitude 30, 0.1 degree apart, and an isolated node 3 far east."""
+    G = nx.MultiDiGraph()
+    for i, lon in enumerate([120.0, 120.1, 120.2, 121.0]):
+        G.add_node(i, x=lon, y=30.0)
+    for u, v in [(0, 1), (1, 2)]:
+        km = float(haversine_km(G.nodes[u]["x"], 30.0, G.nodes[v]["x"], 30.0))
+        for a, b in [(u, v), (v, u)]:
+            G.add_edge(a, b, mode="rail", length=km * 1000, speed_kph=100.0, travel_time=km / 100 * 3600)
+    return G
+
+
+def test_conflation_matches_existing_track_and_adds_missing_segments():
+    G = _line_graph()
+    line = CatalogueLine("hsr", speed_kph=250.0, stops=[
+        Stop("A", 120.0, 30.001), Stop("C", 120.2, 30.0), Stop("D", 121.0, 30.3)])
+    report = conflate_lines(G, [line], mode="rail", max_snap_km=1.0, added_length_factor=1.1)
+    assert list(report["status"]) == ["matched", "added"]
+    for u, v in [(0, 1), (1, 2), (2, 1)]:
+        (data,) = G[u][v].values()
+        assert data["speed_kph"] == 250.0 and data["lines"] == ("hsr",)
+        assert data["travel_time"] == pytest.approx(data["length"] / 1000 / 250 * 3600)
+    names = {d["name"]: n for n, d in G.nodes(data=True) if d.get("station")}
+    assert set(names) == {"A", "C", "D"}
+    geodesic = float(haversine_km(120.2, 30.0, 121.0, 30.3))
+    (added,) = G[names["C"]][names["D"]].values()
+    assert added["length"] == pytest.approx(1.1 * geodesic * 1000)
+    assert added["source"] == "catalogue"
+    # D is 30 km from any track node: it stands alone, reachable only through the added link
+    assert set(G.successors(names["D"])) == {names["C"]}
+
+
+def test_conflation_straight_factor_shortcuts_a_winding_path():
+    G = _line_graph()
+    line = CatalogueLine("hsr", speed_kph=300.0, stops=[Stop("A", 120.0, 30.0), Stop("C", 120.2, 30.0)],
+                         straight_factor=0.5)  # deliberately below 1: any graph path is longer
+    report = conflate_lines(G, [line], mode="rail", max_snap_km=1.0)
+    assert report.loc[0, "status"] == "matched+straight"
+    names = {d["name"]: n for n, d in G.nodes(data=True) if d.get("station")}
+    (direct,) = G[names["A"]][names["C"]].values()
+    assert direct["length"] == pytest.approx(0.5 * float(haversine_km(120.0, 30.0, 120.2, 30.0)) * 1000)
+
+
+def test_multimodal_zones_are_endpoints_only_and_best_is_min_of_modes():
+    road = nx.MultiDiGraph()
+    road.add_node(1, x=120.0, y=30.0)
+    road.add_node(2, x=121.0, y=30.0)
+    road.add_edge(1, 2, mode="road", length=96e3, travel_time=96 / 80 * 3600)
+    road.add_edge(2, 1, mode="road", length=96e3, travel_time=96 / 80 * 3600)
+    rail = nx.MultiDiGraph()
+    rail.add_node(11, x=120.0, y=30.01, station=True, name="West")
+    rail.add_node(12, x=121.0, y=30.01, station=True, name="East")
+    rail.add_edge(11, 12, mode="rail", length=96e3, travel_time=20 * 60)
+    rail.add_edge(12, 11, mode="rail", length=96e3, travel_time=20 * 60)
+    import pandas as pd
+
+    zones = pd.DataFrame({"name_en": ["W", "E", "M"], "lon": [120.0, 121.0, 120.5], "lat": [30.0, 30.0, 30.0]})
+    params = AccessParameters(local_kph=30, rail_access_min=10, rail_egress_min=5, stop_penalty_min=2,
+                              road_terminal_min=5, station_radius_km=5, road_connectors=1, road_max_snap_km=60)
+    G = compose_multimodal(road, rail, zones, params=params)
+    for z in ["W", "E", "M"]:
+        assert G.in_degree(zone_node(z, "o")) == 0 and G.out_degree(zone_node(z, "d")) == 0
+    times = skim(G, [zone_node(z, "o") for z in "WE"], destinations=[zone_node(z, "d") for z in "WE"])
+    local = float(haversine_km(120.0, 30.0, 120.0, 30.01)) / 30 * 60
+    rail_min = 10 + local + 2 + 20 + 2 + 5 + local
+    road_min = 5 + 72 + 5
+    assert times.iloc[0, 1] / 60 == pytest.approx(min(rail_min, road_min))
+    # M is 48 km from each end: its connector goes to a road node, never through W or E
+    path = CompiledGraph(G).path(zone_node("M", "o"), zone_node("E", "d"))
+    assert not any(str(n).startswith("zone:") for n in path[1:-1])
