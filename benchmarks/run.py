@@ -14,6 +14,7 @@ benchmarks can be re-run one at a time without losing the others.
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import importlib
 import platform
 import re
@@ -45,13 +46,23 @@ def _replace_section(doc: str, name: str, body: str) -> str:
     return doc.rstrip() + "\n\n" + block + "\n"
 
 
+def _write_section(name: str, body: str) -> None:
+    """Replace one section under an exclusive lock (benchmarks may finish concurrently)."""
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    with open(DOC.with_suffix(".md.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
+        tmp = DOC.with_suffix(".md.tmp")
+        tmp.write_text(_replace_section(doc, name, body), encoding="utf-8")
+        tmp.replace(DOC)
+
+
 def main(argv: list[str] | None = None) -> int:
     names = list(argv if argv is not None else sys.argv[1:]) or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
         print(f"benchmarks: unknown benchmark(s) {unknown}; available: {available()}", file=sys.stderr)
         return 2
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
     for name in names:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         started = time.perf_counter()
@@ -62,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{platform.processor() or platform.machine()}, Python {platform.python_version()}; "
             f"benchmark took {elapsed:.0f} s._"
         )
-        doc = _replace_section(doc, name, f"{body.strip()}\n\n{stamp}")
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        tmp = DOC.with_suffix(".md.tmp")
-        tmp.write_text(doc, encoding="utf-8")
-        tmp.replace(DOC)
+        _write_section(name, f"{body.strip()}\n\n{stamp}")
         print(f"benchmarks: {name} done in {elapsed:.1f} s -> {DOC.relative_to(REPO)}")
     return 0
 

@@ -211,6 +211,8 @@ def test_negative_budget_and_unknown_city(tmp_path, capsys):
     bad.write_text(json.dumps(axes))
     with pytest.raises(CatalogueError, match="unknown city 'Hangzou'; did you mean 'Hangzhou'"):
         load_axes(load_cities(), bad)
+    code, err = _run(["optimize", "--budget", "10", "--out", str(tmp_path / "o"), "--axes", str(bad)], capsys)
+    assert code == 2 and "did you mean 'Hangzhou'" in err and not (tmp_path / "o").exists()
 
 
 def test_failed_run_keeps_previous_outputs(tmp_path, capsys):

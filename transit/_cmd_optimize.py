@@ -26,6 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder (replaced atomically)")
     parser.add_argument("--config", help="TOML file overriding data/default_config.toml")
     parser.add_argument("--projects", help="project catalogue JSON (default data/projects.json)")
+    parser.add_argument("--axes", help="axes and links JSON (default data/axes.json)")
     parser.add_argument("--member-cap", action="append", type=_cap, default=[], metavar="MEMBER=BN",
                         help="cap on the cost of one alliance member's projects (repeatable)")
     parser.add_argument("--exclude-project", action="append", default=[], metavar="ID",
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, **overrides)
     run_ = run_optimization(config, budget=args.budget, member_caps=dict(args.member_cap),
                             ladder_steps=args.ladder_steps, time_limit=args.time_limit,
-                            projects_path=args.projects, exclude_projects=tuple(args.exclude_project),
+                            projects_path=args.projects, axes_path=args.axes, exclude_projects=tuple(args.exclude_project),
                             use_cache=not args.no_cache)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result

@@ -125,12 +125,13 @@ def build_model(
     config: dict[str, Any],
     *,
     projects_path: str | None = None,
+    axes_path: str | None = None,
     exclude_projects: tuple[str, ...] = (),
     use_cache: bool = True,
 ) -> YRDModel:
     """Assemble the base network, catalogue, demand and the solver's view of them."""
     network = build_base_network(config, use_cache=use_cache)
-    axes = load_axes(network.zones)
+    axes = load_axes(network.zones, axes_path)
     members, projects = load_projects(projects_path, axis_ids=[a.id for a in axes])
     if exclude_projects:
         unknown = sorted(set(exclude_projects) - {p.id for p in projects})

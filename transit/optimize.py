@@ -47,6 +47,7 @@ def run_optimization(
     ladder_steps: int = 8,
     time_limit: float | None = None,
     projects_path: str | None = None,
+    axes_path: str | None = None,
     exclude_projects: tuple[str, ...] = (),
     use_cache: bool = True,
     model: YRDModel | None = None,
@@ -57,7 +58,8 @@ def run_optimization(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
-        model = build_model(config, projects_path=projects_path, exclude_projects=exclude_projects,
+        model = build_model(config, projects_path=projects_path, axes_path=axes_path,
+                            exclude_projects=exclude_projects,
                             use_cache=use_cache)
     timings["build_model_s"] = time.perf_counter() - started
     caps = dict(member_caps or {})
