@@ -19,6 +19,8 @@ from transit.demand import gravity_demand
 from transit.model import build_model
 from transit.validation import TOLERANCE, timetable_check
 
+from conftest import shared_file
+
 PAIRS_COLUMNS = ["origin", "destination", "demand", "rail_min_base", "road_min_base", "best_min_base",
                  "rail_min_opt", "road_min_opt", "best_min_opt"]
 
@@ -189,8 +191,9 @@ def _write_projects(tmp_path: Path, mutate) -> Path:
     (lambda ps: ps[0].pop("cost_bn_cny"), "cost_bn_cny"),
     (lambda ps: (ps[0].update(requires=[ps[1]["id"]]), ps[1].update(requires=[ps[0]["id"]])), "dependency cycle"),
     (lambda ps: ps[0].update(requires=["no_such_project"]), "unknown project"),
-    (lambda ps: next(p for p in ps if p["mode"] == "road")["alignment"][0].update(lon=125.5, lat=33.5),
+    (lambda ps: next(p for p in ps if p["mode"] == "road")["alignment"][0].update(lon=122.9, lat=27.2),
      "from the road network"),
+    (lambda ps: ps[0]["alignment"][0].update(lon=30.2, lat=121.3), "outside the study area"),
 ])
 def test_bad_catalogue_fails_cleanly_and_writes_nothing(tmp_path, capsys, mutate, message):
     projects = _write_projects(tmp_path, mutate)
@@ -235,3 +238,21 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(InputError, match="demand.growth"):
         load_config(bad)
     assert load_timetable_checks()["fastest_min"].gt(0).all()
+
+
+def test_optimize_on_a_users_osm_rail_file(tmp_path, capsys):
+    osm = shared_file("data", "osm", "shanghai_hongqiao_rail.osm")
+    out = tmp_path / "osm-run"
+    code = main(["optimize", "--budget", "50", "--out", str(out), "--osm", str(osm), "--osm-network", "rail",
+                 "--ladder-steps", "2"])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads((out / "run.json").read_text())
+    assert record["result"]["status"] == "OPTIMAL"
+    rail = pyogrio.read_dataframe(out / "network.gpkg", layer="rail")
+    # the rail layer is the OSM build (Hongqiao area only), not the embedded YRD rail
+    assert rail.total_bounds[0] >= 120.9 and rail.total_bounds[2] <= 121.5
+    assert "rail from the OSM file" in (out / "report.md").read_text()
+    pairs = pd.read_csv(out / "pairs.csv").set_index(["origin", "destination"])
+    # with rail only around Hongqiao, Hangzhou has no rail; the best trip is by road
+    assert np.isnan(pairs.loc[("Hangzhou", "Ningbo"), "rail_min_base"])
+    assert pairs.loc[("Hangzhou", "Ningbo"), "best_min_base"] == pytest.approx(pairs.loc[("Hangzhou", "Ningbo"), "road_min_base"])

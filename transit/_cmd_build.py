@@ -7,7 +7,8 @@ Examples::
     transit build --osm hongqiao.osm --network rail --out rail.graphml
 
 With ``--network both`` the road and rail graphs are also composed into the multimodal
-graph the optimiser consumes (``networks.multimodal.compose_multimodal``, without zones);
+graph the optimiser consumes (``networks.multimodal.compose_multimodal``; zones from
+``--zones``, e.g. ``data/cities.csv``, get connectors and station access links);
 the GeoPackage then has ``road_*``, ``rail_*`` and ``multimodal_*`` layers.
 """
 
@@ -43,6 +44,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--retain-all", action="store_true", help="keep every connected piece, not only the largest")
     parser.add_argument("--no-simplify", action="store_true", help="keep every OSM node")
     parser.add_argument("--engine", choices=("auto", "osmnx", "osmium"), default="auto", help="XML reader (default auto)")
+    parser.add_argument(
+        "--zones",
+        metavar="CSV",
+        help="with --network both: zones (columns name_en, lon, lat; e.g. data/cities.csv) joined to the "
+        "networks by connectors and station access links",
+    )
     parser.add_argument("--out", metavar="FILE", help="write .gpkg (all layers) or .graphml (one network)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the build cache")
@@ -51,7 +58,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _compose(road, rail):  # noqa: ANN001, ANN202
+def _load_zones(path: str | None):  # noqa: ANN202
+    if path is None:
+        return None
+    import pandas as pd
+
+    try:
+        zones = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--zones {path}: cannot be read as CSV ({exc})") from exc
+    missing = {"name_en", "lon", "lat"} - set(zones.columns)
+    if missing:
+        raise InputError(f"--zones {path}: missing column(s) {sorted(missing)} (expected name_en, lon, lat)")
+    return zones
+
+
+def _compose(road, rail, zones):  # noqa: ANN001, ANN202
     """The lead's multimodal composition, with rail node ids prefixed so they never clash."""
     import networkx as nx
 
@@ -60,7 +82,7 @@ def _compose(road, rail):  # noqa: ANN001, ANN202
     # OSM road and rail ways share nodes at level crossings; the composed graph keeps the
     # two networks apart and lets access links join them
     rail = nx.relabel_nodes(rail, {n: f"rail:{n}" for n in rail.nodes}, copy=True)
-    return compose_multimodal(road, rail, zones=None)
+    return compose_multimodal(road, rail, zones=zones)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
             road_classes = tuple(c.strip() for c in args.road_classes.split(",") if c.strip())
             if not road_classes:
                 raise InputError(f"--road-classes {args.road_classes!r}: expected comma-separated highway values")
+    if args.zones and args.network != "both":
+        raise InputError(f"--zones {args.zones}: needs --network both (zones join road and rail)")
+    zones = _load_zones(args.zones)
     if args.out and not args.out.lower().endswith((".gpkg", ".graphml")):
         raise InputError(f"--out {args.out}: expected a .gpkg or .graphml file name")
     result = graph_from_osm(
@@ -93,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     )
     graphs = dict(zip(("road", "rail"), result, strict=True)) if args.network == "both" else {args.network: result}
     if args.network == "both":
-        graphs["multimodal"] = _compose(graphs["road"], graphs["rail"])
+        graphs["multimodal"] = _compose(graphs["road"], graphs["rail"], zones)
     if args.out:
         if args.out.lower().endswith(".graphml") and args.network == "both":
             # one graph per GraphML file: the composed one is what the optimiser reads

@@ -35,6 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pairs", choices=("axes", "all"), help="objective pairs (overrides the config)")
     parser.add_argument("--ladder-steps", type=int, default=8, help="budget steps for the priority order")
     parser.add_argument("--time-limit", type=float, help="seconds per budget step; then best found and gap")
+    parser.add_argument("--osm", metavar="FILE",
+                        help="build the network from this OSM XML/PBF file instead of the embedded default")
+    parser.add_argument("--osm-network", choices=("road", "rail", "both"), default="both",
+                        help="which modes come from --osm (the others stay embedded; default both)")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the embedded network clip")
     parser.set_defaults(func=run)
 
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     run_ = run_optimization(config, budget=args.budget, member_caps=dict(args.member_cap),
                             ladder_steps=args.ladder_steps, time_limit=args.time_limit,
                             projects_path=args.projects, axes_path=args.axes, exclude_projects=tuple(args.exclude_project),
-                            use_cache=not args.no_cache)
+                            use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")

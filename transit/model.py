@@ -128,9 +128,14 @@ def build_model(
     axes_path: str | None = None,
     exclude_projects: tuple[str, ...] = (),
     use_cache: bool = True,
+    osm: str | None = None,
+    osm_network: str = "both",
 ) -> YRDModel:
-    """Assemble the base network, catalogue, demand and the solver's view of them."""
-    network = build_base_network(config, use_cache=use_cache)
+    """Assemble the base network, catalogue, demand and the solver's view of them.
+
+    ``osm`` swaps the embedded default for the user's OSM file (modes in ``osm_network``).
+    """
+    network = build_base_network(config, use_cache=use_cache, osm=osm, osm_network=osm_network)
     axes = load_axes(network.zones, axes_path)
     members, projects = load_projects(projects_path, axis_ids=[a.id for a in axes])
     if exclude_projects:

@@ -7,6 +7,9 @@
 * Road: the embedded highway graph at ``road.other_kph``; the catalogued expressways
   (``data/expressways.json``) get ``road.expressway_kph``; sea bridges the snapshot lacks are
   added from their waypoints.
+  Untagged edges get the lanes and lane capacities of the OSM defaults
+  (:mod:`networks.osm_tags`) for their class: expressways as ``motorway``, others as
+  ``primary``, so the road model can be assigned under congestion.
 * Zones (``data/cities.csv``) connect to both by access links (``networks.multimodal``).
 """
 
@@ -18,6 +21,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from networks import osm_tags
 from networks.conflate import CatalogueLine, Stop, conflate_lines
 from networks.embedded import embedded_graph
 from networks.multimodal import AccessParameters, compose_multimodal
@@ -25,7 +29,7 @@ from transit.catalogue import load_cities, load_expressways, load_rail_lines
 
 __all__ = ["BaseNetwork", "RAIL_NODE_OFFSET", "access_parameters", "build_base_network"]
 
-RAIL_NODE_OFFSET = 10_000_000
+RAIL_NODE_OFFSET = 10**13  # rail node ids start here: above any road node id, OSM's included
 
 
 @dataclass
@@ -38,6 +42,16 @@ class BaseNetwork:
     zones: pd.DataFrame
     rail_report: pd.DataFrame
     road_report: pd.DataFrame
+    source: str = "embedded"
+
+    @property
+    def description(self) -> str:
+        embedded = ("OpenStreetMap-derived graphs of the package scgraph-data 2.0.0 ((c) OpenStreetMap "
+                    "contributors, ODbL), conflated with the curated catalogues in `data/` (rail lines in "
+                    "service, expressways; see `data/SOURCES.md`)")
+        if self.source == "embedded":
+            return f"rail and road: {embedded}."
+        return f"{self.source}; other modes: {embedded}."
 
 
 def access_parameters(config: dict[str, Any]) -> AccessParameters:
@@ -97,16 +111,65 @@ def build_road(config: dict[str, Any], cities: pd.DataFrame, *, use_cache: bool 
                             max_detour=1.5, detour_slack_km=5.0, added_length_factor=1.05,
                             station_link_speed_kph=road_cfg["other_kph"])
     for _, _, data in road.edges(data=True):
-        data["highway"] = "motorway" if data["speed_kph"] >= road_cfg["expressway_kph"] else "primary"
+        highway = "motorway" if data["speed_kph"] >= road_cfg["expressway_kph"] else "primary"
+        lanes = osm_tags.DEFAULT_LANES_PER_DIRECTION[highway]
+        data.update(highway=highway, lanes=lanes, capacity=osm_tags.road_capacity_vph(highway, lanes))
     road.graph.update(name="YRD road (embedded + expressways)")
     return road, report
 
 
-def build_base_network(config: dict[str, Any], *, use_cache: bool = True) -> BaseNetwork:
-    """Build the base (2025) multimodal network of the embedded default."""
+def osm_graphs(path: str, network: str, config: dict[str, Any], *, use_cache: bool = True
+               ) -> dict[str, nx.MultiDiGraph]:
+    """Road and/or rail graphs of a user's OSM file (XML or PBF), ready to replace the default.
+
+    Rail nodes are renumbered from ``RAIL_NODE_OFFSET`` (OSM road and rail ways share
+    nodes at level crossings; the composed graph keeps the modes apart). Rail speeds from
+    ``maxspeed`` are maximum speeds, so they are scaled by ``rail.speed_factor`` as the
+    catalogued lines are.
+    """
+    from networks.osm import graph_from_osm
+
+    built = graph_from_osm(path, network=network, cache=use_cache, progress=False)
+    graphs = dict(zip(("road", "rail"), built)) if network == "both" else {network: built}
+    if "rail" in graphs:
+        rail = graphs["rail"]
+        mapping = {n: RAIL_NODE_OFFSET + i for i, n in enumerate(rail.nodes)}
+        rail = nx.relabel_nodes(rail, mapping, copy=True)
+        factor = config["rail"]["speed_factor"]
+        for _, _, data in rail.edges(data=True):
+            data["speed_kph"] = data["speed_kph"] * factor
+            data["travel_time"] = data["length"] / 1000.0 / data["speed_kph"] * 3600.0
+        graphs["rail"] = rail
+    return graphs
+
+
+def build_base_network(
+    config: dict[str, Any],
+    *,
+    use_cache: bool = True,
+    osm: str | None = None,
+    osm_network: str = "both",
+) -> BaseNetwork:
+    """Build the base (2025) multimodal network: the embedded default, or a user's OSM file.
+
+    With ``osm``, the modes named by ``osm_network`` ("road", "rail" or "both") come from
+    that file (:func:`networks.osm.graph_from_osm`, full tag semantics) and the others from
+    the embedded default.
+    """
     cities = load_cities()
-    rail, rail_report = build_rail(config, use_cache=use_cache)
-    road, road_report = build_road(config, cities, use_cache=use_cache)
+    replaced = osm_graphs(osm, osm_network, config, use_cache=use_cache) if osm else {}
+    empty = pd.DataFrame(columns=["line", "from", "to", "geodesic_km", "graph_km", "length_km", "status"])
+    if "rail" in replaced:
+        rail, rail_report = replaced["rail"], empty
+    else:
+        rail, rail_report = build_rail(config, use_cache=use_cache)
+    if "road" in replaced:
+        road, road_report = replaced["road"], empty
+    else:
+        road, road_report = build_road(config, cities, use_cache=use_cache)
     graph = compose_multimodal(road, rail, cities.reset_index(drop=True), params=access_parameters(config))
+    source = "embedded"
+    if replaced:
+        source = f"{' and '.join(sorted(replaced))} from the OSM file {osm} ((c) OpenStreetMap contributors, ODbL)"
     return BaseNetwork(graph=graph, road=road, rail=rail, zones=cities, rail_report=rail_report,
-                       road_report=road_report)
+                       road_report=road_report, source=source)

@@ -50,6 +50,8 @@ def run_optimization(
     axes_path: str | None = None,
     exclude_projects: tuple[str, ...] = (),
     use_cache: bool = True,
+    osm: str | None = None,
+    osm_network: str = "both",
     model: YRDModel | None = None,
 ) -> OptimizationRun:
     """Build the model (unless given), run the exact optimiser along the budget ladder."""
@@ -59,8 +61,8 @@ def run_optimization(
     started = time.perf_counter()
     if model is None:
         model = build_model(config, projects_path=projects_path, axes_path=axes_path,
-                            exclude_projects=exclude_projects,
-                            use_cache=use_cache)
+                            exclude_projects=exclude_projects, use_cache=use_cache, osm=osm,
+                            osm_network=osm_network)
     timings["build_model_s"] = time.perf_counter() - started
     caps = dict(member_caps or {})
     known_members = {m.id for m in model.members} | {p.lead_member for p in model.projects}

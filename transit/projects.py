@@ -11,6 +11,10 @@ Road projects: each point snaps to the nearest road node (within ``road.max_snap
 consecutive points are joined by road arcs at ``min(design speed, road.expressway_kph)``.
 A widening adds no free-flow time saving (speed does not change); its value appears
 only under congestion, which the free-flow optimiser states in its report.
+
+Every point must lie inside the study area (the network bbox, plus
+``STUDY_AREA_MARGIN_DEG`` for line termini just outside it): a point outside is a typo or
+swapped coordinates, and an error.
 """
 
 from __future__ import annotations
@@ -26,11 +30,10 @@ from networks.geometry import NearestNodes, haversine_km
 from networks.multimodal import add_access_links, zone_node
 from transit.catalogue import Project
 
-__all__ = ["MappedProject", "map_projects", "SAME_STATION_KM", "MAX_POINT_KM"]
+__all__ = ["MappedProject", "map_projects", "SAME_STATION_KM", "STUDY_AREA_MARGIN_DEG"]
 
 SAME_STATION_KM = 2.0
-MAX_POINT_KM = 40.0  # a rail project point farther than this from any station or zone is an error
-PROJECT_NODE_OFFSET = 20_000_000
+STUDY_AREA_MARGIN_DEG = 0.25  # project points may lie this far outside the network bbox (line termini)
 
 
 @dataclass
@@ -58,19 +61,14 @@ def map_projects(
 ) -> list[MappedProject]:
     """Map every project onto ``graph`` (the base multimodal graph, not modified)."""
     stations = [n for n, s in graph.nodes(data="station") if s]
-    rail_nodes = [n for n, m in graph.nodes(data="x") if m is not None and isinstance(n, int)
-                  and any(d.get("mode") == "rail" for _, _, d in graph.out_edges(n, data=True))]
-    road_nodes = [n for n in graph.nodes if isinstance(n, int)
-                  and any(d.get("mode") == "road" for _, _, d in graph.out_edges(n, data=True))]
+    road_nodes = {u for u, _, mode in graph.edges(data="mode") if mode == "road"}
     station_by_name = {graph.nodes[n].get("name"): n for n in stations}
     station_index = NearestNodes(graph, stations) if stations else None
-    rail_index = NearestNodes(graph, rail_nodes) if rail_nodes else None
-    road_index = NearestNodes(graph, road_nodes) if road_nodes else None
+    road_index = NearestNodes(graph, sorted(road_nodes, key=str)) if road_nodes else None
     zone_lon = zones["lon"].to_numpy(float)
     zone_lat = zones["lat"].to_numpy(float)
     zone_names = list(zones["name_en"])
     access = config["access"]
-    next_id = PROJECT_NODE_OFFSET
     new_station_by_name: dict[str, tuple[Any, MappedProject]] = {}
     mapped: list[MappedProject] = []
     for project in projects:
@@ -80,6 +78,11 @@ def map_projects(
             lon, lat = float(point["lon"]), float(point["lat"])
             name = point.get("name_en") or f"{project.id} point {j}"
             where = f"project {project.id!r} point {name!r} ({lon}, {lat})"
+            west, south, east, north = config["network"]["bbox"]
+            margin = STUDY_AREA_MARGIN_DEG
+            if not (west - margin <= lon <= east + margin and south - margin <= lat <= north + margin):
+                raise CatalogueError(f"{where} lies outside the study area {config['network']['bbox']} "
+                                     "(west, south, east, north); check the coordinates (lon, lat order)")
             if project.mode == "road":
                 if road_index is None:
                     raise CatalogueError(f"{where}: the base network has no road to attach a road project to")
@@ -101,12 +104,7 @@ def map_projects(
                 node, kind = new_station_by_name[name][0], "new station (shared)"
             if node is None:
                 zone_km = haversine_km(lon, lat, zone_lon, zone_lat)
-                net_km = rail_index.nearest(lon, lat)[0][1] if rail_index is not None else np.inf
-                if min(float(zone_km.min()), net_km) > MAX_POINT_KM:
-                    raise CatalogueError(f"{where} is {min(float(zone_km.min()), net_km):.0f} km from any station, "
-                                         f"track or zone; expected within {MAX_POINT_KM:.0f} km")
-                node = next_id
-                next_id += 1
+                node = f"project:{project.id}:{j}"
                 kind = "new station"
                 item.new_nodes.append((node, {"x": lon, "y": lat, "station": True, "name": name,
                                               "project": project.id}))

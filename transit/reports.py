@@ -82,16 +82,22 @@ def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
     return layers
 
 
+def _plot(frame: gpd.GeoDataFrame, ax, **style) -> None:  # noqa: ANN001
+    if len(frame):
+        frame.plot(ax=ax, **style)
+
+
 def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 10), dpi=110)
     road, rail = layers["road"], layers["rail"]
-    road[road["speed_kph"] < run.model.config["road"]["expressway_kph"]].plot(ax=ax, color="#d9d9d9", linewidth=0.3)
-    road[road["speed_kph"] >= run.model.config["road"]["expressway_kph"]].plot(ax=ax, color="#f0b27a", linewidth=0.9)
+    expressway = road["speed_kph"] >= run.model.config["road"]["expressway_kph"]
+    _plot(road[~expressway], ax, color="#d9d9d9", linewidth=0.3)
+    _plot(road[expressway], ax, color="#f0b27a", linewidth=0.9)
     fast = rail["speed_kph"] > run.model.config["rail"]["conventional_kph"]
-    rail[~fast].plot(ax=ax, color="#7f8c8d", linewidth=0.6)
-    rail[fast].plot(ax=ax, color="#2c3e50", linewidth=1.2)
+    _plot(rail[~fast], ax, color="#7f8c8d", linewidth=0.6)
+    _plot(rail[fast], ax, color="#2c3e50", linewidth=1.2)
     candidates = layers["projects_candidates"]
-    candidates[~candidates["selected"]].plot(ax=ax, color="#85c1e9", linewidth=1.0, linestyle="--")
+    _plot(candidates[~candidates["selected"]], ax, color="#85c1e9", linewidth=1.0, linestyle="--")
     chosen = layers["projects_selected"]
     if len(chosen):
         chosen.plot(ax=ax, color="#c0392b", linewidth=2.6)
@@ -210,9 +216,7 @@ pairs, and the end-to-end time between its first and last city:
 
 ## Model and assumptions
 
-- Network: OpenStreetMap-derived rail and road graphs of the package scgraph-data 2.0.0
-  ((c) OpenStreetMap contributors, ODbL), clipped to {cfg['network']['bbox']}, conflated with the
-  curated catalogues in `data/` (rail lines in service, expressways; see `data/SOURCES.md`).
+- Network: {run.model.network.description}
 - Rail: commercial speed {cfg['rail']['speed_factor']:g} x each line's maximum operating speed,
   {cfg['rail']['conventional_kph']:g} km/h elsewhere; {cfg['rail']['stop_penalty_min']:g} min per trip end
   for dwell, braking and acceleration; access {cfg['access']['rail_access_min']:g} min and egress
@@ -240,7 +244,7 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
     priorities = priorities_table(run)
     axes = axes_table(run)
     pairs = pairs_table(run)
-    checks = timetable_check(run.model)
+    checks = timetable_check(run.model, missing="skip" if run.model.network.source != "embedded" else "raise")
     layers = network_layers(run)
     with atomic_output_dir(out_dir) as tmp:
         priorities.to_csv(tmp / "priorities.csv", index=False)

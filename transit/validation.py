@@ -14,11 +14,13 @@ __all__ = ["timetable_check", "TOLERANCE"]
 TOLERANCE = 0.20
 
 
-def timetable_check(model, *, table: pd.DataFrame | None = None) -> pd.DataFrame:
+def timetable_check(model, *, table: pd.DataFrame | None = None, missing: str = "raise") -> pd.DataFrame:
     """Modelled fastest station-to-station rail time vs the published fastest timetable time.
 
     The modelled time is the shortest path over rail edges of the base network plus the stop
-    penalty at both ends (what a passenger sees between departure and arrival).
+    penalty at both ends (what a passenger sees between departure and arrival). A station not
+    in the network (e.g. a user's OSM build names stations differently) raises, or with
+    ``missing="skip"`` leaves that row out.
     """
     table = load_timetable_checks() if table is None else table
     G = model.network.graph
@@ -28,6 +30,8 @@ def timetable_check(model, *, table: pd.DataFrame | None = None) -> pd.DataFrame
     rows = []
     for row in table.itertuples(index=False):
         ends = []
+        if missing == "skip" and not {row.origin_station, row.destination_station} <= set(station):
+            continue
         for name in (row.origin_station, row.destination_station):
             if name not in station:
                 raise CatalogueError(f"timetable check {row.origin_station} - {row.destination_station}: "
@@ -43,4 +47,6 @@ def timetable_check(model, *, table: pd.DataFrame | None = None) -> pd.DataFrame
             "within_20pct": bool(abs(ratio - 1) <= TOLERANCE), "train": getattr(row, "train", ""),
             "source": row.source,
         })
-    return pd.DataFrame(rows)
+    columns = ["origin_city", "destination_city", "origin_station", "destination_station", "published_min",
+               "modelled_min", "ratio", "within_20pct", "train", "source"]
+    return pd.DataFrame(rows, columns=columns)
