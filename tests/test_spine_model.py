@@ -193,7 +193,7 @@ def _write_projects(tmp_path: Path, mutate) -> Path:
     (lambda ps: ps[0].update(requires=["no_such_project"]), "unknown project"),
     (lambda ps: next(p for p in ps if p["mode"] == "road")["alignment"][0].update(lon=122.9, lat=27.2),
      "from the road network"),
-    (lambda ps: ps[0]["alignment"][0].update(lon=30.2, lat=121.3), "outside the study area"),
+    (lambda ps: ps[0]["alignment"][0].update(lon=113.3, lat=23.1), "outside the study area"),
 ])
 def test_bad_catalogue_fails_cleanly_and_writes_nothing(tmp_path, capsys, mutate, message):
     projects = _write_projects(tmp_path, mutate)
