@@ -4,13 +4,14 @@ A catalogued line is an ordered list of stops (stations or waypoints) with a spe
 stop is snapped to the nearest graph node; between consecutive stops the shortest path by
 length is taken as the line's alignment when it is no longer than ``max_detour`` times the
 great-circle distance (plus ``detour_slack_km``). Edges on that alignment get the line's
-speed (the fastest line on an edge wins) and its id. Where the graph has no such path (the
+speed (the first catalogued line replaces the default speed, then the fastest line on an
+edge wins) and its id. Where the graph has no such path (the
 line is missing from the data, e.g. opened after the snapshot), a direct edge is added with
 ``length = added_length_factor x great-circle distance``; the report says which segments
 were matched and which were added. A line with a ``straight_factor`` (high-speed lines,
-which run nearly straight) also gets a direct edge of that factor x the great-circle
-distance wherever the matched path is longer: the snapshot's path may follow an older,
-windier line beside it.
+which run nearly straight) gets a direct edge of that factor x the great-circle distance
+wherever the matched or missing path is longer; the matched path is then only tagged with
+the line, not sped up, since it is most likely an older, windier line beside it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from networks.errors import InputError
-from networks.geometry import NearestNodes, haversine_km
+from networks.geometry import NearestNodes, haversine_km, travel_time_s
 from networks.paths import CompiledGraph
 
 __all__ = ["Stop", "CatalogueLine", "conflate_lines"]
@@ -46,16 +47,27 @@ class CatalogueLine:
     attrs: dict = field(default_factory=dict)
 
 
-def _set_speed(G: nx.MultiDiGraph, u: Hashable, v: Hashable, speed: float, line_id: str) -> None:
+def _apply_line(G: nx.MultiDiGraph, u: Hashable, v: Hashable, speed: float | None, line_id: str) -> None:
+    """Tag both directions of ``u-v`` with ``line_id`` and give them the line's speed.
+
+    The first catalogued line on an edge replaces the default speed (even a slower one);
+    where several lines share an edge the fastest wins. ``speed=None`` only tags.
+    """
     for a, b in ((u, v), (v, u)):
         if not G.has_edge(a, b):
             continue
         for data in G[a][b].values():
+            first = not data.get("lines")
             if line_id:
                 data["lines"] = tuple(sorted(set(data.get("lines", ())) | {line_id}))
-            if speed > data["speed_kph"]:
-                data["speed_kph"] = speed
-                data["travel_time"] = data["length"] / 1000.0 / speed * 3600.0
+            if speed is not None:
+                _set_speed(data, speed, only_faster=not first)
+
+
+def _set_speed(data: dict, speed: float, *, only_faster: bool) -> None:
+    if not only_faster or speed > data["speed_kph"]:
+        data["speed_kph"] = speed
+        data["travel_time"] = travel_time_s(data["length"], speed)
 
 
 def conflate_lines(
@@ -93,8 +105,10 @@ def conflate_lines(
         if stop.name in station_node:
             node = station_node[stop.name]
             anchor = snapped.get(node)
-            if anchor is not None:
-                _set_speed(G, node, anchor, speed, "")
+            if anchor is not None and station_link_speed_kph is None:
+                # the link to the track runs at the fastest line serving the stop
+                for data in [*G[node][anchor].values(), *G[anchor][node].values()]:
+                    _set_speed(data, speed, only_faster=True)
             return node, anchor
         node = next_id
         next_id += 1
@@ -106,7 +120,7 @@ def conflate_lines(
             link_speed = speed if station_link_speed_kph is None else station_link_speed_kph
             for a, b in ((node, anchor), (anchor, node)):
                 G.add_edge(a, b, mode=mode, length=km * 1000.0, speed_kph=link_speed,
-                           travel_time=km / link_speed * 3600.0,
+                           travel_time=travel_time_s(km * 1000.0, link_speed),
                            link="station" if stop.is_station else "waypoint")
         return node, anchor
 
@@ -130,17 +144,20 @@ def conflate_lines(
             matched = path_km <= max_detour * geodesic + detour_slack_km
             status = "matched" if matched else "added"
             length_km = path_km
-            if matched:
-                for u, v in zip(path, path[1:]):
-                    _set_speed(G, u, v, line.speed_kph, line.id)
             straight = line.straight_factor is not None and path_km > line.straight_factor * geodesic
+            if matched:
+                # a straight line beside a windier matched path is a different track: tag the
+                # path as the line's corridor but keep its own (slower) speed
+                speed = None if straight else line.speed_kph
+                for u, v in zip(path, path[1:]):
+                    _apply_line(G, u, v, speed, line.id)
             if straight:
                 length_km, status = line.straight_factor * geodesic, f"{status}+straight"
             elif not matched:
                 length_km = added_length_factor * geodesic
             if straight or not matched:
                 attrs = {"mode": mode, "length": length_km * 1000.0, "speed_kph": line.speed_kph,
-                         "travel_time": length_km / line.speed_kph * 3600.0, "lines": (line.id,),
+                         "travel_time": travel_time_s(length_km * 1000.0, line.speed_kph), "lines": (line.id,),
                          "source": "catalogue"}
                 G.add_edge(a_node, b_node, **attrs)
                 G.add_edge(b_node, a_node, **attrs)

@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 
 from networks.atomic import atomic_path
 from networks.errors import CacheError, InputError
-from networks.geometry import haversine_km
+from networks.geometry import haversine_km, travel_time_s
 
 __all__ = ["EmbeddedArrays", "DATASETS", "cache_dir", "load_embedded_arrays", "embedded_graph"]
 
@@ -145,9 +146,13 @@ def load_embedded_arrays(
         graph, nodes = _parse_module(path)
         arrays = _clip(graph, nodes, bbox)
         if use_cache:
-            with atomic_path(cache_file) as tmp:
-                with open(tmp, "wb") as handle:
-                    np.savez_compressed(handle, **arrays)
+            try:
+                with atomic_path(cache_file) as tmp:
+                    with open(tmp, "wb") as handle:
+                        np.savez_compressed(handle, **arrays)
+            except OSError as exc:  # a cache is an optimisation: go on without it
+                warnings.warn(f"cannot write the cache {cache_file} ({exc.strerror or exc}); "
+                              "set $YRD_TRANSIT_CACHE to a writable folder", stacklevel=2)
     if len(arrays["lon"]) == 0:
         raise InputError(f"bbox {bbox}: no {dataset} nodes of the embedded data fall inside it")
     return EmbeddedArrays(key=key, **arrays)
@@ -192,7 +197,7 @@ def embedded_graph(
         chain.append(node_offset + v)
         piece_km = km / pieces
         attrs = {"mode": mode, "length": piece_km * 1000.0, "speed_kph": speed_kph,
-                 "travel_time": piece_km / speed_kph * 3600.0}
+                 "travel_time": travel_time_s(piece_km * 1000.0, speed_kph)}
         for a, b in zip(chain, chain[1:]):
             G.add_edge(a, b, **attrs)
             G.add_edge(b, a, **attrs)

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["haversine_km", "NearestNodes"]
+__all__ = ["haversine_km", "travel_time_s", "NearestNodes"]
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -18,6 +18,11 @@ def haversine_km(lon1, lat1, lon2, lat2):
     lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return EARTH_RADIUS_KM * 2 * np.arcsin(np.sqrt(a))
+
+
+def travel_time_s(length_m: float, speed_kph: float) -> float:
+    """Seconds to cover ``length_m`` metres at ``speed_kph``."""
+    return length_m / 1000.0 / speed_kph * 3600.0
 
 
 class NearestNodes:

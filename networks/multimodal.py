@@ -34,7 +34,7 @@ class AccessParameters:
     local_kph: float = 25.0
     rail_access_min: float = 20.0
     rail_egress_min: float = 5.0
-    stop_penalty_min: float = 3.0
+    stop_penalty_min: float = 6.5
     road_terminal_min: float = 5.0
     station_radius_km: float = 35.0
     road_connectors: int = 3

@@ -69,8 +69,11 @@ def test_compiled_paths_equal_networkx_dijkstra():
             assert got[row, compiled.index[node]] == pytest.approx(value)
         unreachable = set(M.nodes) - set(expected)
         assert all(np.isinf(got[row, compiled.index[n]]) for n in unreachable)
-        path = compiled.path(s, max(expected, key=expected.get))
-        assert nx.path_weight(nx.DiGraph(M), path, "travel_time") >= expected[path[-1]] - 1e-9
+        target = max(expected, key=expected.get)
+        path = compiled.path(s, target)
+        cheapest = sum(min(d["travel_time"] for d in M[u][v].values()) for u, v in zip(path, path[1:]))
+        assert path[0] == s and path[-1] == target
+        assert cheapest == pytest.approx(expected[target])
 
 
 def test_weight_function_hides_edges_and_skim_frame():
@@ -118,6 +121,18 @@ def test_conflation_matches_existing_track_and_adds_missing_segments():
     assert set(G.successors(names["D"])) == {names["C"]}
 
 
+def test_first_catalogued_line_sets_even_a_slower_speed():
+    G = _line_graph()
+    slow = CatalogueLine("old_line", speed_kph=80.0, stops=[Stop("A", 120.0, 30.0), Stop("B", 120.1, 30.0)])
+    fast = CatalogueLine("hsr", speed_kph=250.0, stops=[Stop("B", 120.1, 30.0), Stop("C", 120.2, 30.0)])
+    conflate_lines(G, [slow, fast], mode="rail", max_snap_km=1.0)
+    assert {d["speed_kph"] for d in G[0][1].values()} == {80.0}  # the catalogue beats the 100 km/h default
+    assert {d["speed_kph"] for d in G[1][2].values()} == {250.0}
+    again = CatalogueLine("slower_on_same_track", speed_kph=60.0, stops=[Stop("B", 120.1, 30.0), Stop("C", 120.2, 30.0)])
+    conflate_lines(G, [again], mode="rail", max_snap_km=1.0)
+    assert {d["speed_kph"] for d in G[1][2].values()} == {250.0}  # shared track: the fastest line wins
+
+
 def test_conflation_straight_factor_shortcuts_a_winding_path():
     G = _line_graph()
     line = CatalogueLine("hsr", speed_kph=300.0, stops=[Stop("A", 120.0, 30.0), Stop("C", 120.2, 30.0)],
@@ -127,6 +142,16 @@ def test_conflation_straight_factor_shortcuts_a_winding_path():
     names = {d["name"]: n for n, d in G.nodes(data=True) if d.get("station")}
     (direct,) = G[names["A"]][names["C"]].values()
     assert direct["length"] == pytest.approx(0.5 * float(haversine_km(120.0, 30.0, 120.2, 30.0)) * 1000)
+    # the windier matched track is the line's corridor, but another (older) track: not sped up
+    (matched,) = G[0][1].values()
+    assert matched["lines"] == ("hsr",) and matched["speed_kph"] == 100.0
+    # a missing segment of a straight line is added at the straight factor too
+    G = _line_graph()
+    line = CatalogueLine("hsr", speed_kph=300.0, stops=[Stop("C", 120.2, 30.0), Stop("D", 121.0, 30.3)],
+                         straight_factor=1.05)
+    report = conflate_lines(G, [line], mode="rail", max_snap_km=1.0)
+    assert report.loc[0, "status"] == "added+straight"
+    assert report.loc[0, "length_km"] == pytest.approx(1.05 * float(haversine_km(120.2, 30.0, 121.0, 30.3)), abs=0.01)
 
 
 def test_multimodal_zones_are_endpoints_only_and_best_is_min_of_modes():
@@ -153,6 +178,10 @@ def test_multimodal_zones_are_endpoints_only_and_best_is_min_of_modes():
     rail_min = 10 + local + 2 + 20 + 2 + 5 + local
     road_min = 5 + 72 + 5
     assert times.iloc[0, 1] / 60 == pytest.approx(min(rail_min, road_min))
+    # without the rail line, road wins and the door-to-door time is the road's
+    no_rail = compose_multimodal(road, rail.subgraph([11]).copy(), zones, params=params)
+    only_road = skim(no_rail, [zone_node("W", "o")], destinations=[zone_node("E", "d")])
+    assert only_road.iloc[0, 0] / 60 == pytest.approx(road_min)
     # M is 48 km from each end: its connector goes to a road node, never through W or E
     path = CompiledGraph(G).path(zone_node("M", "o"), zone_node("E", "d"))
     assert not any(str(n).startswith("zone:") for n in path[1:-1])

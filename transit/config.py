@@ -68,11 +68,24 @@ def _validate(config: dict[str, Any]) -> None:
         for key, value in values.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise InputError(f"config {section}.{key} = {value}: expected a value >= 0")
+    for section, key in POSITIVE:
+        if not config[section][key] > 0:
+            raise InputError(f"config {section}.{key} = {config[section][key]}: expected a value > 0")
+    for section, key in INTEGERS:
+        value = config[section][key]
+        if int(value) != value or value < 1:
+            raise InputError(f"config {section}.{key} = {value}: expected a whole number >= 1")
     if config["objective"]["pairs"] not in ("axes", "all"):
         raise InputError(f"config objective.pairs = {config['objective']['pairs']!r}: expected 'axes' or 'all'")
     bbox = config["network"]["bbox"]
     if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
         raise InputError(f"config network.bbox = {bbox}: expected [west, south, east, north]")
+
+
+POSITIVE = [("rail", "conventional_kph"), ("rail", "speed_factor"), ("rail", "added_length_factor"),
+            ("rail", "hsr_length_factor"), ("rail", "max_detour"), ("road", "expressway_kph"), ("road", "other_kph"),
+            ("access", "local_kph"), ("demand", "total_trips"), ("demand", "min_distance_km")]
+INTEGERS = [("access", "road_connectors")]
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from networks.errors import InputError
 from networks.multimodal import zone_node
 from networks.paths import CompiledGraph
 from solvers import selection
@@ -66,6 +67,7 @@ class YRDModel:
     index: dict[Any, int] = field(default_factory=dict)
     arrays: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
     candidates: list[selection.Project] = field(default_factory=list)
+    congestion_only: list[str] = field(default_factory=list)
     od: selection.ODDemand | None = None
 
     @property
@@ -82,8 +84,7 @@ class YRDModel:
         for item in self.mapped:
             if item.project.id in chosen:
                 G.add_nodes_from(item.new_nodes)
-                for u, v, attrs in item.arcs:
-                    G.add_edge(u, v, **attrs)
+                G.add_edges_from((u, v, attrs) for u, v, attrs in item.arcs if not attrs.get("widening"))
         return G
 
     def skim(self, selected: tuple[str, ...] | list[str] = ()) -> DesignSkim:
@@ -94,6 +95,7 @@ class YRDModel:
         destinations = [zone_node(z, "d") for z in zones]
 
         def frame(values: np.ndarray) -> pd.DataFrame:
+            values = np.where(np.isfinite(values), values, np.nan)  # no path: empty, not infinite
             out = pd.DataFrame(values / 60.0, index=zones, columns=zones)
             for z in zones:
                 out.loc[z, z] = np.nan
@@ -141,8 +143,6 @@ def build_model(
     if exclude_projects:
         unknown = sorted(set(exclude_projects) - {p.id for p in projects})
         if unknown:
-            from networks.errors import InputError
-
             raise InputError(f"--exclude-project: unknown project id(s) {unknown}")
         dropped = set(exclude_projects)
         while True:  # a project that needs a dropped one goes too
@@ -166,6 +166,7 @@ def _compile(model: YRDModel) -> None:
     nodes = list(G.nodes)
     for item in model.mapped:
         nodes += [n for n, _ in item.new_nodes]
+    nodes = list(dict.fromkeys(nodes))  # shared new stations appear once
     index = {n: i for i, n in enumerate(nodes)}
     tails, heads, times = [], [], []
     for u, v, d in G.edges(data=True):
@@ -174,7 +175,15 @@ def _compile(model: YRDModel) -> None:
         times.append(d["travel_time"] / 60.0)
     model.nodes, model.index = nodes, index
     model.arrays = (len(nodes), np.asarray(tails), np.asarray(heads), np.asarray(times))
-    present = {p.id for p in model.projects}
+    # A widening changes no free-flow time: it is valued only under congestion.
+    model.congestion_only = [item.project.id for item in model.mapped
+                             if item.arcs and all(a.get("widening") for _, _, a in item.arcs)]
+    present = {p.id for p in model.projects} - set(model.congestion_only)
+    for p in model.projects:
+        needed = set(p.requires) & set(model.congestion_only)
+        if p.id in present and needed:
+            raise InputError(f"project {p.id!r} requires {sorted(needed)}, a road widening that the free-flow "
+                             "model cannot value; model it as a new link or drop the dependency")
     model.candidates = [
         selection.Project(
             id=item.project.id,
@@ -184,7 +193,7 @@ def _compile(model: YRDModel) -> None:
             requires=item.project.requires,
             excludes=tuple(x for x in item.project.excludes if x in present),
         )
-        for item in model.mapped
+        for item in model.mapped if item.project.id in present
     ]
     demand = model.demand.set_index(["origin", "destination"])["demand"]
     model.od = selection.ODDemand(

@@ -24,6 +24,7 @@ import pandas as pd
 from networks import osm_tags
 from networks.conflate import CatalogueLine, Stop, conflate_lines
 from networks.embedded import embedded_graph
+from networks.geometry import travel_time_s
 from networks.multimodal import AccessParameters, compose_multimodal
 from transit.catalogue import load_cities, load_expressways, load_rail_lines
 
@@ -138,7 +139,7 @@ def osm_graphs(path: str, network: str, config: dict[str, Any], *, use_cache: bo
         factor = config["rail"]["speed_factor"]
         for _, _, data in rail.edges(data=True):
             data["speed_kph"] = data["speed_kph"] * factor
-            data["travel_time"] = data["length"] / 1000.0 / data["speed_kph"] * 3600.0
+            data["travel_time"] = travel_time_s(data["length"], data["speed_kph"])
         graphs["rail"] = rail
     return graphs
 

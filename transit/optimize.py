@@ -87,7 +87,8 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     """Ranked projects: the optimal set at the budget in order of entry along the ladder.
 
     ``marginal_saving_min`` is what the objective loses (trip-minutes per day) if the
-    project is removed from the optimal set at the full budget; projects that were optimal
+    project is removed from the optimal set at the full budget, together with the selected
+    projects that require it (they cannot stay without it); projects that were optimal
     at a lower budget but not at the full one are listed after, marked ``in_optimal_set=no``.
     """
     model = run.model
@@ -96,7 +97,8 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     for entry in run.ladder.priority:
         project = model.project(entry.id)
         if entry.id in selected:
-            rest = [p for p in run.selected if p != entry.id]
+            dropped = _with_dependents(entry.id, run.selected, model)
+            rest = [p for p in run.selected if p not in dropped]
             without = selection.evaluate_design(model.arrays, model.candidates, model.od, rest).objective
             saving = without - run.result.objective
         else:
@@ -117,8 +119,23 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     return table
 
 
+def _with_dependents(pid: str, selected: tuple[str, ...], model: YRDModel) -> set[str]:
+    """``pid`` and every selected project that needs it, directly or through others."""
+    dropped = {pid}
+    while True:
+        more = {p for p in selected if p not in dropped and dropped & set(model.project(p).requires)}
+        if not more:
+            return dropped
+        dropped |= more
+
+
 def pairs_table(run: OptimizationRun) -> pd.DataFrame:
-    """Every ordered zone pair: demand and rail, road and best times before and after."""
+    """Every ordered zone pair: demand and rail, road and best times before and after.
+
+    ``rail_min_*`` is station to station (dwell and stop penalties included),
+    ``rail_door_min_*`` the same trip door to door; ``road_min_*`` and ``best_min_*`` are
+    door to door. Pairs without rail have empty rail columns.
+    """
     demand = run.model.demand.set_index(["origin", "destination"])["demand"]
     rows = []
     for (o, d), value in demand.items():
@@ -128,6 +145,8 @@ def pairs_table(run: OptimizationRun) -> pd.DataFrame:
             "best_min_base": run.skim_base.best.at[o, d],
             "rail_min_opt": run.skim_opt.rail.at[o, d], "road_min_opt": run.skim_opt.road.at[o, d],
             "best_min_opt": run.skim_opt.best.at[o, d],
+            "rail_door_min_base": run.skim_base.rail_door.at[o, d],
+            "rail_door_min_opt": run.skim_opt.rail_door.at[o, d],
         })
     return pd.DataFrame(rows)
 

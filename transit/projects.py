@@ -8,9 +8,16 @@ the great-circle distance when no length is given). New stations get access link
 the zones within ``access.station_radius_km`` (those links exist only with the project).
 
 Road projects: each point snaps to the nearest road node (within ``road.max_snap_km``);
-consecutive points are joined by road arcs at ``min(design speed, road.expressway_kph)``.
-A widening adds no free-flow time saving (speed does not change); its value appears
-only under congestion, which the free-flow optimiser states in its report.
+consecutive points are joined by road arcs at ``min(design speed, road.expressway_kph)``
+with a capacity per direction. A widening (``kind="upgrade"``) is the same arcs flagged
+``widening``: the free-flow model leaves them out (speed does not change, so it saves
+nothing), the congestion model counts their added lanes as capacity.
+
+A rail project that stops at an existing station gets its own platform there: reached
+from the city by the station's own access links, and from the existing lines through a
+transfer of ``rail.transfer_min`` each way (changing trains costs time; changes within
+the base network are free, for lack of line-level data there). New stations are shared
+by every project that names them.
 
 Every point must lie inside the study area (the network bbox, plus
 ``STUDY_AREA_MARGIN_DEG`` for line termini just outside it): a point outside is a typo or
@@ -26,13 +33,15 @@ import networkx as nx
 import numpy as np
 
 from networks.errors import CatalogueError
-from networks.geometry import NearestNodes, haversine_km
+from networks import osm_tags
+from networks.geometry import NearestNodes, haversine_km, travel_time_s
 from networks.multimodal import add_access_links, zone_node
 from transit.catalogue import Project
 
 __all__ = ["MappedProject", "map_projects", "SAME_STATION_KM", "STUDY_AREA_MARGIN_DEG"]
 
 SAME_STATION_KM = 2.0
+DEFAULT_NEW_ROAD_LANES = 6  # both directions, a typical new expressway or sea bridge
 STUDY_AREA_MARGIN_DEG = 0.25  # project points may lie this far outside the network bbox (line termini)
 
 
@@ -53,6 +62,59 @@ def _length_factor(project: Project, geodesics: list[float], default: float) -> 
     return default
 
 
+def _rail_point(
+    graph: nx.MultiDiGraph,
+    project: Project,
+    name: str,
+    lon: float,
+    lat: float,
+    *,
+    station_by_name: dict[str, Any],
+    station_index: NearestNodes | None,
+    zones: Any,
+    config: dict[str, Any],
+    item: MappedProject,
+) -> tuple[Any, float, str]:
+    """The project's node at one alignment point, adding its platform or new station."""
+    station = station_by_name.get(name)
+    km = 0.0
+    if station is None and station_index is not None:
+        (near, near_km), = station_index.nearest(lon, lat)
+        if near_km <= SAME_STATION_KM:
+            station, km = near, near_km
+    if station is not None:
+        # The project's own platform: reached from the city like the station itself, and
+        # from the existing lines through a transfer (a change of train costs time).
+        platform = f"project:{project.id}:platform:{graph.nodes[station].get('name', station)}"
+        data = graph.nodes[station]
+        item.new_nodes.append((platform, {"x": data["x"], "y": data["y"], "station": False,
+                                          "platform_of": data.get("name", str(station)), "project": project.id}))
+        transfer = {"mode": "rail", "length": 0.0, "travel_time": config["rail"]["transfer_min"] * 60.0,
+                    "link": "transfer", "project": project.id}
+        item.arcs += [(platform, station, dict(transfer)), (station, platform, dict(transfer))]
+        for u, _, attrs in graph.in_edges(station, data=True):
+            if attrs.get("mode") == "access":
+                item.arcs.append((u, platform, {**attrs, "project": project.id}))
+        for _, v, attrs in graph.out_edges(station, data=True):
+            if attrs.get("mode") == "access":
+                item.arcs.append((platform, v, {**attrs, "project": project.id}))
+        return platform, km, "existing station" if km == 0.0 else "existing station (nearby)"
+    # A new station, shared by every project that names it; each adds the node and links.
+    node = f"project-station:{name}"
+    item.new_nodes.append((node, {"x": lon, "y": lat, "station": True, "name": name, "project": project.id}))
+    access = config["access"]
+    zone_km = haversine_km(lon, lat, zones["lon"].to_numpy(float), zones["lat"].to_numpy(float))
+    scratch = nx.MultiDiGraph()
+    for z in np.flatnonzero(zone_km <= access["station_radius_km"]):
+        zone = zones["name_en"].iloc[z]
+        local = float(zone_km[z]) / access["local_kph"] * 60.0
+        add_access_links(scratch, zone_node(zone, "o"), zone_node(zone, "d"), node, km=float(zone_km[z]),
+                         access_min=access["rail_access_min"] + local, egress_min=access["rail_egress_min"] + local,
+                         stop_penalty_min=config["rail"]["stop_penalty_min"])
+    item.arcs += [(u, v, {**a, "project": project.id}) for u, v, a in scratch.edges(data=True)]
+    return node, 0.0, "new station"
+
+
 def map_projects(
     projects: list[Project],
     graph: nx.MultiDiGraph,
@@ -65,11 +127,8 @@ def map_projects(
     station_by_name = {graph.nodes[n].get("name"): n for n in stations}
     station_index = NearestNodes(graph, stations) if stations else None
     road_index = NearestNodes(graph, sorted(road_nodes, key=str)) if road_nodes else None
-    zone_lon = zones["lon"].to_numpy(float)
-    zone_lat = zones["lat"].to_numpy(float)
-    zone_names = list(zones["name_en"])
-    access = config["access"]
-    new_station_by_name: dict[str, tuple[Any, MappedProject]] = {}
+    west, south, east, north = config["network"]["bbox"]
+    margin = STUDY_AREA_MARGIN_DEG
     mapped: list[MappedProject] = []
     for project in projects:
         item = MappedProject(project)
@@ -78,8 +137,6 @@ def map_projects(
             lon, lat = float(point["lon"]), float(point["lat"])
             name = point.get("name_en") or f"{project.id} point {j}"
             where = f"project {project.id!r} point {name!r} ({lon}, {lat})"
-            west, south, east, north = config["network"]["bbox"]
-            margin = STUDY_AREA_MARGIN_DEG
             if not (west - margin <= lon <= east + margin and south - margin <= lat <= north + margin):
                 raise CatalogueError(f"{where} lies outside the study area {config['network']['bbox']} "
                                      "(west, south, east, north); check the coordinates (lon, lat order)")
@@ -90,51 +147,35 @@ def map_projects(
                 if km > config["road"]["max_snap_km"]:
                     raise CatalogueError(f"{where} is {km:.1f} km from the road network; "
                                          f"expected within {config['road']['max_snap_km']} km")
-                nodes.append(node)
-                item.points.append({"name": name, "node": node, "snap_km": round(km, 2), "kind": "road node"})
-                continue
-            node = station_by_name.get(name)
-            kind = "existing station"
-            km = 0.0
-            if node is None and station_index is not None:
-                (near, near_km), = station_index.nearest(lon, lat)
-                if near_km <= SAME_STATION_KM:
-                    node, km, kind = near, near_km, "existing station (nearby)"
-            if node is None and name in new_station_by_name:
-                node, kind = new_station_by_name[name][0], "new station (shared)"
-            if node is None:
-                zone_km = haversine_km(lon, lat, zone_lon, zone_lat)
-                node = f"project:{project.id}:{j}"
-                kind = "new station"
-                item.new_nodes.append((node, {"x": lon, "y": lat, "station": True, "name": name,
-                                              "project": project.id}))
-                new_station_by_name[name] = (node, item)
-                for z in np.flatnonzero(zone_km <= access["station_radius_km"]):
-                    local = float(zone_km[z]) / access["local_kph"] * 60.0
-                    scratch = nx.MultiDiGraph()
-                    links = add_access_links(
-                        scratch, zone_node(zone_names[z], "o"), zone_node(zone_names[z], "d"), node,
-                        km=float(zone_km[z]), access_min=access["rail_access_min"] + local,
-                        egress_min=access["rail_egress_min"] + local,
-                        stop_penalty_min=config["rail"]["stop_penalty_min"])
-                    item.arcs += [(u, v, {**a, "project": project.id}) for u, v, a in links]
+                kind = "road node"
+            else:
+                node, km, kind = _rail_point(graph, project, name, lon, lat, station_by_name=station_by_name,
+                                             station_index=station_index, zones=zones, config=config, item=item)
             nodes.append(node)
             item.points.append({"name": name, "node": node, "snap_km": round(km, 2), "kind": kind})
         lon = [float(p["lon"]) for p in project.alignment]
         lat = [float(p["lat"]) for p in project.alignment]
         geodesics = [float(haversine_km(lon[k], lat[k], lon[k + 1], lat[k + 1])) for k in range(len(lon) - 1)]
+        widening = project.mode == "road" and project.kind == "upgrade"
         if project.mode == "rail":
             speed = config["rail"]["speed_factor"] * project.design_speed_kmh
             factor = _length_factor(project, geodesics, config["rail"]["added_length_factor"])
         else:
             speed = min(project.design_speed_kmh, config["road"]["expressway_kph"])
             factor = _length_factor(project, geodesics, 1.05)
+        # lanes both ways: a new road has lanes_after (6 if not given), a widening adds the difference
+        new_lanes = project.extra.get("lanes_after", DEFAULT_NEW_ROAD_LANES) - (
+            project.extra.get("lanes_before", 0) if widening else 0)
         for (a, b), km in zip(zip(nodes, nodes[1:]), geodesics):
             if a == b:
                 continue
-            length = km * factor
-            attrs = {"mode": project.mode, "length": length * 1000.0, "speed_kph": speed,
-                     "travel_time": length / speed * 3600.0, "project": project.id}
+            length_m = km * factor * 1000.0
+            attrs = {"mode": project.mode, "length": length_m, "speed_kph": speed,
+                     "travel_time": travel_time_s(length_m, speed), "project": project.id}
+            if project.mode == "road":
+                # capacity per direction for the congestion model; a widening adds its new lanes
+                attrs.update(highway="motorway", lanes=max(1, int(new_lanes) // 2), widening=widening)
+                attrs["capacity"] = osm_tags.road_capacity_vph("motorway", attrs["lanes"])
             item.arcs += [(a, b, dict(attrs)), (b, a, dict(attrs))]
         mapped.append(item)
     return mapped

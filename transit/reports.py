@@ -173,6 +173,8 @@ def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, 
     caps = ", ".join(f"{k}: {v:g}" for k, v in run.member_caps.items()) or "none"
     optimal = "proved optimal by CP-SAT" if r.status == "OPTIMAL" else f"NOT proved optimal (status {r.status})"
     within = checks["within_20pct"].sum() if len(checks) else 0
+    congestion_only = (f" ({len(run.model.congestion_only)} road widening(s) valued only under congestion, "
+                       f"not here: {', '.join(run.model.congestion_only)})" if run.model.congestion_only else "")
     non_nested = "\n".join(
         f"- between budgets {n.budget_from:g} and {n.budget_to:g}: {', '.join(n.dropped)} leave(s) the set, "
         f"{', '.join(n.added) or 'nothing'} enter(s)" for n in run.ladder.non_nested
@@ -181,14 +183,14 @@ def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, 
 
 Budget **{run.budget:g} bn CNY**; member caps: {caps}; demand growth x{cfg['demand']['growth']:g};
 objective pairs: {cfg['objective']['pairs']} ({len(run.model.pairs)} ordered city pairs);
-{len(run.model.projects)} candidate projects.
+{len(run.model.projects)} candidate projects{congestion_only}.
 
 ## Result
 
 Selected {len(r.selected)} project(s) costing {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}.
 The solution is **{optimal}**: objective {r.objective:,.0f} trip-minutes per day, lower bound
 {r.bound:,.0f}, relative gap {r.gap:.2e} (base network {r.base_objective:,.0f}; saving
-{r.saving:,.0f} trip-minutes per day, {100 * r.saving / r.base_objective:.2f} %).
+{r.saving:,.0f} trip-minutes per day, {100 * r.saving / r.base_objective if r.base_objective else 0.0:.2f} %).
 
 ## Investment priorities
 
@@ -266,8 +268,10 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             "ladder": run.ladder.to_dict(),
             "network": {"nodes": run.model.network.graph.number_of_nodes(),
                         "edges": run.model.network.graph.number_of_edges(),
-                        "rail_segments_added_from_catalogue": int((run.model.network.rail_report["status"] == "added").sum()),
-                        "rail_segments_matched": int((run.model.network.rail_report["status"] == "matched").sum())},
+                        "rail_conflation": {k: int(v) for k, v in
+                                            run.model.network.rail_report["status"].value_counts().items()},
+                        "road_conflation": {k: int(v) for k, v in
+                                            run.model.network.road_report["status"].value_counts().items()}},
         }
         for item in record["ladder"]["results"]:
             item.pop("od_times", None)

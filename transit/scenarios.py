@@ -27,15 +27,16 @@ class Scenario:
 
     name: str
     budget: float
-    growth: float = 1.0
+    growth: float | None = None
     exclude_projects: tuple[str, ...] = ()
     member_caps: dict[str, float] = field(default_factory=dict)
-    pairs: str = "axes"
+    pairs: str | None = None
     config_path: str | None = None
     ladder_steps: int = 4
 
     def config(self) -> dict[str, Any]:
-        return load_config(self.config_path, demand__growth=self.growth, objective__pairs=self.pairs)
+        overrides = {"demand__growth": self.growth, "objective__pairs": self.pairs}
+        return load_config(self.config_path, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass
