@@ -1,0 +1,118 @@
+"""Read ``.osm.pbf`` (and, optionally, XML) extracts with pyosmium.
+
+Why pyosmium and not pyrosm (measured in ``benchmarks/bench_osm.py``, docs/benchmarks.md,
+on the same generated PBF): pyrosm's reader was about 2.8x faster, but needed about 3x
+the extra memory (193 vs 61 MB on a 32k-way file), and memory is what limits a
+province-sized extract on a planner's laptop.  pyosmium also filters ways by tag in C++,
+writes PBF (the tests make their PBF with it), reads XML and bz2 as well, and was already a
+dependency.  quackosm was not tried (it pulls in DuckDB).
+
+Node coordinates come from libosmium's location index, which only stores non-negative
+ids.  Files with negative (synthetic, not yet uploaded) node ids, such as the Hongqiao
+rail extract, are read with a second pass that picks those nodes up in Python.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from networks.errors import OSMError
+from networks.osm_read import WAY_KEYS, OSMData, check_not_empty, is_station_candidate
+
+__all__ = ["read_osm_pbf", "write_pbf"]
+
+
+def _progress(progress: bool, desc: str):  # noqa: ANN202
+    from tqdm import tqdm
+
+    disable = not progress or not sys.stderr.isatty()
+    return tqdm(desc=desc, unit=" ways", disable=disable, mininterval=0.5)
+
+
+def read_osm_pbf(path: str | Path, *, progress: bool = False) -> OSMData:
+    """Read the road/rail ways, their node coordinates and station nodes of an extract.
+
+    Parameters
+    ----------
+    path
+        An ``.osm.pbf`` file (pyosmium also reads ``.osm``, ``.osm.bz2``, ``.o5m``).
+    progress
+        Show a tqdm counter of ways read (only on a terminal).
+
+    Raises
+    ------
+    OSMError
+        The file is missing, empty or cannot be decoded as OSM data.
+    """
+    import osmium
+
+    path = Path(path)
+    check_not_empty(path)
+    data = OSMData(source=str(path))
+    missing: set[int] = set()
+    station_tags = (("railway", "station"), ("railway", "halt"), ("public_transport", "station"))
+    try:
+        processor = (
+            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            # the location index sees every node before these filters drop the ones not
+            # needed in Python: only road/rail ways and station nodes get past them
+            .with_filter(osmium.filter.KeyFilter(*WAY_KEYS).enable_for(osmium.osm.WAY))
+            .with_filter(osmium.filter.TagFilter(*station_tags).enable_for(osmium.osm.NODE))
+        )
+        with _progress(progress, f"reading {path.name}") as bar:
+            for obj in processor:
+                if obj.is_way():
+                    tags = {tag.k: tag.v for tag in obj.tags}
+                    if not any(key in tags for key in WAY_KEYS):
+                        continue
+                    refs = []
+                    for node in obj.nodes:
+                        ref = node.ref
+                        refs.append(ref)
+                        location = node.location
+                        if location.valid():
+                            data.coords[ref] = (location.lon, location.lat)
+                        elif ref < 0:
+                            missing.add(ref)
+                    data.ways.append((obj.id, tuple(refs), tags))
+                    data.ways_read += 1
+                    bar.update()
+                else:
+                    tags = {tag.k: tag.v for tag in obj.tags}
+                    if is_station_candidate(tags) and obj.location.valid():
+                        data.stations[obj.id] = (obj.location.lon, obj.location.lat, tags)
+        if missing:
+            # negative ids are invisible to libosmium's location index: fetch them directly
+            for obj in osmium.FileProcessor(str(path), osmium.osm.NODE):
+                if obj.id < 0 and obj.id in missing and obj.location.valid():
+                    data.coords[obj.id] = (obj.location.lon, obj.location.lat)
+    except RuntimeError as exc:
+        raise OSMError(f"{path}: cannot be read as OSM data ({exc})") from exc
+    return data
+
+
+def write_pbf(source: str | Path, target: str | Path) -> Path:
+    """Copy an OSM file (XML, bz2...) to ``target`` (format from its suffix) with pyosmium.
+
+    Used by the tests and the benchmark to make a PBF from XML on the fly; every node,
+    way and relation is copied unchanged.
+    """
+    import osmium
+
+    target = Path(target)
+    if target.exists():
+        target.unlink()
+    writer = osmium.SimpleWriter(str(target))
+    try:
+        for obj in osmium.FileProcessor(str(source)):
+            if obj.is_node():
+                writer.add_node(obj)
+            elif obj.is_way():
+                writer.add_way(obj)
+            elif obj.is_relation():
+                writer.add_relation(obj)
+    finally:
+        writer.close()
+    return target

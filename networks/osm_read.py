@@ -1,0 +1,150 @@
+"""Read OSM XML (through osmnx's parser) and Overpass answers into one plain structure.
+
+Every reader (this XML reader, the PBF reader in :mod:`networks.osm_pbf`, the online
+query in :mod:`networks.osm`) produces an :class:`OSMData`: the ways that can be part of a
+road or rail graph, the coordinates of their nodes, and the nodes that might be stations.
+The graph builder in :mod:`networks.osm` works only from this structure, which is why an
+XML file and a PBF file of the same data give the same graph.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import warnings
+import xml.etree.ElementTree as ET
+import xml.sax
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from networks.errors import OSMError
+
+__all__ = [
+    "OSMData",
+    "WAY_KEYS",
+    "read_osm_xml",
+    "osm_data_from_elements",
+    "check_not_empty",
+    "is_station_candidate",
+]
+
+#: A way is kept if it has one of these keys (everything else is dropped while reading).
+WAY_KEYS: tuple[str, ...] = ("highway", "railway")
+
+
+@dataclass
+class OSMData:
+    """The parts of an OSM extract that road and rail graphs are built from.
+
+    Attributes
+    ----------
+    source
+        The file path or query it came from.
+    coords
+        ``{node id: (lon, lat)}`` for every node referenced by a kept way (nodes missing
+        from the extract are absent).
+    ways
+        ``[(way id, (node ids...), {tag: value})]`` for ways with a key in :data:`WAY_KEYS`.
+    stations
+        ``{node id: (lon, lat, {tag: value})}`` for nodes tagged ``railway=station|halt``
+        or ``public_transport=station``.
+    ways_read
+        Ways seen by the reader (after any tag pre-filter the reader applies).
+    """
+
+    source: str
+    coords: dict[int, tuple[float, float]] = field(default_factory=dict)
+    ways: list[tuple[int, tuple[int, ...], dict[str, str]]] = field(default_factory=list)
+    stations: dict[int, tuple[float, float, dict[str, str]]] = field(default_factory=dict)
+    ways_read: int = 0
+
+
+def is_station_candidate(tags: Mapping[str, str]) -> bool:
+    """``railway=station|halt`` or ``public_transport=station``: kept for station snapping."""
+    return tags.get("railway") in {"station", "halt"} or tags.get("public_transport") == "station"
+
+
+def check_not_empty(path: Path) -> None:
+    """Raise :class:`OSMError` if ``path`` is missing or has no bytes."""
+    if not path.exists():
+        raise OSMError(f"{path}: no such file")
+    if not path.is_file():
+        raise OSMError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise OSMError(f"{path}: file is empty (expected OSM XML or PBF data)")
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".bz2":
+        return bz2.open(path, mode="rt", encoding="utf-8")
+    if path.suffix == ".gz":
+        return gzip.open(path, mode="rt", encoding="utf-8")
+    return path.open(mode="rt", encoding="utf-8")
+
+
+def _check_osm_root(path: Path) -> None:
+    """Fail early, with the file's name, unless the XML root element is ``<osm>``."""
+    try:
+        with _open_text(path) as handle:
+            for _event, element in ET.iterparse(handle, events=("start",)):
+                if element.tag != "osm":
+                    raise OSMError(f"{path}: XML root element is <{element.tag}>, expected <osm> (not an OSM XML file)")
+                return
+    except ET.ParseError as exc:
+        raise OSMError(f"{path}: not well-formed XML ({exc}); expected an OSM XML file") from exc
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise OSMError(f"{path}: cannot be read as OSM XML ({exc})") from exc
+    raise OSMError(f"{path}: no XML elements; expected an OSM XML file")
+
+
+def osm_data_from_elements(source: str, elements: Iterable[Mapping[str, Any]]) -> OSMData:
+    """Build :class:`OSMData` from Overpass-style JSON elements (osmnx's XML output too)."""
+    data = OSMData(source=source)
+    node_xy: dict[int, tuple[float, float]] = {}
+    for element in elements:
+        kind = element.get("type")
+        if kind == "node":
+            xy = (float(element["lon"]), float(element["lat"]))
+            node_xy[int(element["id"])] = xy
+            tags = element.get("tags") or {}
+            if tags and is_station_candidate(tags):
+                data.stations[int(element["id"])] = (xy[0], xy[1], dict(tags))
+        elif kind == "way":
+            data.ways_read += 1
+            tags = element.get("tags") or {}
+            if any(key in tags for key in WAY_KEYS):
+                data.ways.append((int(element["id"]), tuple(int(n) for n in element["nodes"]), dict(tags)))
+    needed = {ref for _, refs, _ in data.ways for ref in refs}
+    data.coords = {ref: node_xy[ref] for ref in needed if ref in node_xy}
+    return data
+
+
+def read_osm_xml(path: str | Path) -> OSMData:
+    """Read an ``.osm`` / ``.osm.bz2`` / ``.osm.gz`` file with osmnx's OSM XML parser.
+
+    Raises
+    ------
+    OSMError
+        The file is missing or empty, is not XML, has another root than ``<osm>``, or is
+        truncated.
+    """
+    from osmnx import _osm_xml  # osmnx's own SAX reader: the parser graph_from_xml uses
+
+    path = Path(path)
+    check_not_empty(path)
+    _check_osm_root(path)
+    try:
+        with warnings.catch_warnings():
+            # osmnx warns about files it wrote itself; the shared Jing'an file is one
+            warnings.simplefilter("ignore", UserWarning)
+            response = _osm_xml._overpass_json_from_xml(path, "utf-8")
+    except (xml.sax.SAXParseException, ET.ParseError) as exc:
+        raise OSMError(f"{path}: truncated or malformed OSM XML ({exc})") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        raise OSMError(f"{path}: OSM XML element with a missing or invalid attribute ({exc})") from exc
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise OSMError(f"{path}: cannot be read as OSM XML ({exc})") from exc
+    return osm_data_from_elements(str(path), response.get("elements", []))
