@@ -34,6 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="seconds; returns the incumbent and its gap")
     parser.add_argument("--opt-gap", type=float, default=1e-3, help="relative optimality gap (default 1e-3)")
     parser.add_argument("--scale", type=float, default=INSTANCE_SCALE, help="demand and capacity multiplier (default 1e-3)")
+    parser.add_argument(
+        "--budget-bound",
+        action="store_true",
+        help="also compute the budget-aware SO bound (MILP, MathOpt/HiGHS; worth it for 15+ candidates)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         budget=budget,
         time_limit=args.time_limit,
         opt_gap=args.opt_gap,
+        budget_bound=args.budget_bound,
+        budget_bound_time=None if args.time_limit is None else 0.5 * args.time_limit,
     )
     if args.json:
         out = {"instance": instance.name, "budget": budget, **result.to_dict()}
