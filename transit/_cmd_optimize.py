@@ -39,6 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="build the network from this OSM XML/PBF file instead of the embedded default")
     parser.add_argument("--osm-network", choices=("road", "rail", "both"), default="both",
                         help="which modes come from --osm (the others stay embedded; default both)")
+    parser.add_argument("--congestion", action="store_true",
+                        help="also choose the road projects under congestion (exact bilevel DNDP, user equilibrium)")
+    parser.add_argument("--congestion-time-limit", type=float, metavar="S",
+                        help="seconds for the congestion search; then the incumbent and its gap")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the embedded network clip")
     parser.set_defaults(func=run)
 
@@ -59,10 +63,15 @@ def run(args: argparse.Namespace) -> int:
     run_ = run_optimization(config, budget=args.budget, member_caps=dict(args.member_cap),
                             ladder_steps=args.ladder_steps, time_limit=args.time_limit,
                             projects_path=args.projects, axes_path=args.axes, exclude_projects=tuple(args.exclude_project),
-                            use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network)
+                            use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network,
+                            congestion=args.congestion, congestion_time_limit=args.congestion_time_limit)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")
     print(f"objective {r.objective:,.0f} trip-min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
           f"gap {r.gap:.2e}); outputs in {out}")
+    if run_.congestion is not None:
+        c = run_.congestion.summary()
+        print(f"congestion (road projects, UE): {c['status']}, {', '.join(c['selected']) or 'none'}; "
+              f"{c['objective_veh_h']:,.1f} veh-h (base {c['base_veh_h']:,.1f}, gap {c['gap']:.2e})")
     return 0

@@ -75,6 +75,9 @@ def _validate(config: dict[str, Any]) -> None:
         value = config[section][key]
         if int(value) != value or value < 1:
             raise InputError(f"config {section}.{key} = {value}: expected a whole number >= 1")
+    if not config["congestion"]["background_share"] < 1:
+        raise InputError(f"config congestion.background_share = {config['congestion']['background_share']}: "
+                         "expected a share below 1 (some capacity must be left for the modelled trips)")
     if config["objective"]["pairs"] not in ("axes", "all"):
         raise InputError(f"config objective.pairs = {config['objective']['pairs']!r}: expected 'axes' or 'all'")
     bbox = config["network"]["bbox"]
@@ -84,7 +87,8 @@ def _validate(config: dict[str, Any]) -> None:
 
 POSITIVE = [("rail", "conventional_kph"), ("rail", "speed_factor"), ("rail", "added_length_factor"),
             ("rail", "hsr_length_factor"), ("rail", "max_detour"), ("road", "expressway_kph"), ("road", "other_kph"),
-            ("access", "local_kph"), ("demand", "total_trips"), ("demand", "min_distance_km")]
+            ("access", "local_kph"), ("demand", "total_trips"), ("demand", "min_distance_km"),
+            ("congestion", "occupancy"), ("congestion", "corridor_slowdown")]
 INTEGERS = [("access", "road_connectors")]
 
 

@@ -26,6 +26,7 @@ class OptimizationRun:
     skim_base: DesignSkim
     skim_opt: DesignSkim
     timings: dict[str, float] = field(default_factory=dict)
+    congestion: Any = None  # transit.congestion.CongestionResult with --congestion
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -53,8 +54,14 @@ def run_optimization(
     osm: str | None = None,
     osm_network: str = "both",
     model: YRDModel | None = None,
+    congestion: bool = False,
+    congestion_time_limit: float | None = None,
 ) -> OptimizationRun:
-    """Build the model (unless given), run the exact optimiser along the budget ladder."""
+    """Build the model (unless given), run the exact optimiser along the budget ladder.
+
+    With ``congestion``, the road projects are also chosen under congestion (exact bilevel
+    network design, :mod:`transit.congestion`) for the same budget.
+    """
     if not isinstance(budget, (int, float)) or not np.isfinite(budget) or budget < 0:
         raise InputError(f"budget = {budget!r}; expected a finite number of billion CNY >= 0")
     timings: dict[str, float] = {}
@@ -79,8 +86,15 @@ def run_optimization(
     skim_base = model.skim(())
     skim_opt = model.skim(result.selected)
     timings["skims_s"] = time.perf_counter() - started
+    congested = None
+    if congestion:
+        from transit.congestion import solve_road_projects
+
+        started = time.perf_counter()
+        congested = solve_road_projects(model, budget=budget, time_limit=congestion_time_limit)
+        timings["congestion_s"] = time.perf_counter() - started
     return OptimizationRun(model=model, budget=float(budget), member_caps=caps, ladder=ladder, result=result,
-                           skim_base=skim_base, skim_opt=skim_opt, timings=timings)
+                           skim_base=skim_base, skim_opt=skim_opt, timings=timings, congestion=congested)
 
 
 def priorities_table(run: OptimizationRun) -> pd.DataFrame:

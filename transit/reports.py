@@ -255,7 +255,12 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         for name, layer in layers.items():
             layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG")
         _draw_map(run, layers, tmp / "map.png")
-        (tmp / "report.md").write_text(_report(run, priorities, axes, checks), encoding="utf-8")
+        report = _report(run, priorities, axes, checks)
+        if run.congestion is not None:
+            table = _congestion_table(run)
+            table.to_csv(tmp / "congestion.csv", index=False)
+            report += _congestion_section(run, table)
+        (tmp / "report.md").write_text(report, encoding="utf-8")
         record: dict[str, Any] = {
             "command": argv if argv is not None else sys.argv,
             "inputs": {"budget_bn_cny": run.budget, "member_caps": run.member_caps,
@@ -266,6 +271,7 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
             "result": run.result.to_dict() | {"od_times": None},
             "ladder": run.ladder.to_dict(),
+            "congestion": run.congestion.summary() if run.congestion is not None else None,
             "network": {"nodes": run.model.network.graph.number_of_nodes(),
                         "edges": run.model.network.graph.number_of_edges(),
                         "rail_conflation": {k: int(v) for k, v in
@@ -277,6 +283,43 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             item.pop("od_times", None)
         (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
     return out_dir
+
+
+def _congestion_table(run: OptimizationRun) -> pd.DataFrame:
+    """Road projects under congestion: chosen or not, cost, and the UE TSTT change alone."""
+    c = run.congestion
+    alone = c.braess.set_index("project") if len(c.braess) else pd.DataFrame()
+    rows = []
+    for pid in c.model.project_ids:
+        project = run.model.project(pid)
+        rows.append({"project": pid, "name_en": project.name_en, "kind": project.kind, "cost_bn_cny": project.cost_bn_cny,
+                     "selected_under_congestion": pid in c.selected,
+                     "selected_free_flow": pid in run.selected,
+                     "tstt_change_alone_veh_h": alone["change_veh_h"].get(pid, np.nan) if len(alone) else np.nan,
+                     "raises_tstt_alone": bool(alone["braess"].get(pid, False)) if len(alone) else False})
+    return pd.DataFrame(rows)
+
+
+def _congestion_section(run: OptimizationRun, table: pd.DataFrame) -> str:
+    c = run.congestion.summary()
+    cfg = run.model.config["congestion"]
+    proved = "proved optimal within the 0.1 % gap" if c["status"] == "optimal" else f"NOT proved (status {c['status']})"
+    braess = table[table["raises_tstt_alone"]]["project"].tolist()
+    return f"""
+## Road projects under congestion
+
+Exact bilevel network design (user equilibrium, BPR) over the {len(table)} road projects, same budget,
+peak hour: {', '.join(c['selected']) or 'none'}; UE total travel time {c['objective_veh_h']:,.1f}
+vehicle-hours (base network {c['base_veh_h']:,.1f}), lower bound {c['bound_veh_h']:,.1f}, gap
+{c['gap']:.2e}: {proved}; {c['ue_solves']} equilibrium solves, {c['seconds']:.0f} s.
+Braess check (each project alone): {', '.join(braess) or 'no project raises the total travel time'}.
+
+{_md_table(table[['project', 'kind', 'cost_bn_cny', 'selected_under_congestion', 'selected_free_flow', 'tstt_change_alone_veh_h', 'raises_tstt_alone']], '{:,.2f}')}
+
+Assumptions: road share {cfg['road_share']:g} of the modelled trips, peak hour {cfg['peak_hour_share']:g}
+of the day, {cfg['occupancy']:g} persons per vehicle, {cfg['background_share']:g} of road capacity taken
+by traffic not modelled; the equilibrium runs on the corridor network (see `docs/model.md`).
+"""
 
 
 def _json_default(value: Any) -> Any:
