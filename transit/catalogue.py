@@ -43,17 +43,23 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CatalogueError(f"{path}: not valid JSON ({exc})") from None
 
 
+def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise CatalogueError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{path}: not a readable CSV file ({exc})") from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise CatalogueError(f"{path}: missing column(s) {missing}; expected {required}")
+    return table
+
+
 def load_cities(path: str | Path | None = None) -> pd.DataFrame:
     """Zones: one row per city with ``name_en``, ``name_zh``, ``lat``, ``lon``, ``population``."""
     path = Path(path) if path else DATA_DIR / "cities.csv"
-    try:
-        cities = pd.read_csv(path)
-    except FileNotFoundError:
-        raise CatalogueError(f"{path}: file not found") from None
-    required = ["name_en", "name_zh", "lat", "lon", "population"]
-    missing = [c for c in required if c not in cities.columns]
-    if missing:
-        raise CatalogueError(f"{path}: missing column(s) {missing}; expected {required}")
+    cities = _read_csv(path, ["name_en", "name_zh", "lat", "lon", "population"])
     for row in cities.itertuples():
         if not (-90 <= row.lat <= 90 and -180 <= row.lon <= 180):
             raise CatalogueError(f"{path}: city {row.name_en!r} has coordinates ({row.lon}, {row.lat}) out of range")
@@ -311,12 +317,5 @@ def _check_references(projects: list[Project], path: Path) -> None:
 def load_timetable_checks(path: str | Path | None = None) -> pd.DataFrame:
     """Published fastest rail times between city pairs, with their sources."""
     path = Path(path) if path else DATA_DIR / "timetable_checks.csv"
-    try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise CatalogueError(f"{path}: file not found") from None
-    required = ["origin_city", "destination_city", "origin_station", "destination_station", "fastest_min", "source"]
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise CatalogueError(f"{path}: missing column(s) {missing}")
-    return table
+    return _read_csv(path, ["origin_city", "destination_city", "origin_station", "destination_station",
+                            "fastest_min", "source"])
