@@ -1,1 +1,34 @@
-"""Transport-planning application for the Yangtze River Delta alliance."""
+"""Transport-planning application for the Yangtze River Delta alliance.
+
+The public API, importable from ``transit`` directly (loaded on first use, so that
+``import transit`` stays light)::
+
+    from transit import load_config, run_optimization, write_outputs, compare_scenarios, Scenario
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "load_config": "transit.config",
+    "build_model": "transit.model",
+    "run_optimization": "transit.optimize",
+    "axes_table": "transit.optimize",
+    "pairs_table": "transit.optimize",
+    "priorities_table": "transit.optimize",
+    "write_outputs": "transit.reports",
+    "Scenario": "transit.scenarios",
+    "compare_scenarios": "transit.scenarios",
+    "solve_road_projects": "transit.congestion",
+    "timetable_check": "transit.validation",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'transit' has no attribute {name!r}")
