@@ -526,13 +526,21 @@ def read_tntp_network(path: str | os.PathLike[str], *, name: str | None = None) 
     loops = np.flatnonzero(ends[:, 0] == ends[:, 1])
     if loops.size:
         raise TNTPError(f"{p}:{line_no[loops[0]]}: link {ends[loops[0], 0]:g}->{ends[loops[0], 1]:g} is a self-loop")
+    return network_from_columns(arr, n_nodes=n_nodes, n_zones=n_zones, first_thru=first_thru,
+                                name=name if name is not None else p.name)
+
+
+def network_from_columns(
+    arr: np.ndarray, *, n_nodes: int, n_zones: int, first_thru: int, name: str, capacity_scale: float = 1.0
+) -> RoadNetwork:
+    """A network from the ten numeric columns of a TNTP link table (1-based node ids)."""
     return RoadNetwork(
         n_nodes=n_nodes,
         n_zones=n_zones,
         first_thru_node=first_thru - 1,
-        tail=ends[:, 0].astype(np.int64) - 1,
-        head=ends[:, 1].astype(np.int64) - 1,
-        capacity=arr[:, 2],
+        tail=arr[:, 0].astype(np.int64) - 1,
+        head=arr[:, 1].astype(np.int64) - 1,
+        capacity=arr[:, 2] * capacity_scale,
         length=arr[:, 3],
         free_flow_time=arr[:, 4],
         b=arr[:, 5],
@@ -541,7 +549,7 @@ def read_tntp_network(path: str | os.PathLike[str], *, name: str | None = None) 
         toll=arr[:, 8],
         link_type=np.round(arr[:, 9]).astype(np.int64),
         node_ids=np.arange(1, n_nodes + 1, dtype=np.int64),
-        name=name if name is not None else p.name,
+        name=name,
     )
 
 

@@ -52,7 +52,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from networks.errors import InfeasibleError, InputError, InstanceError, SolverError
-from networks.tntp import RoadNetwork
+from networks.tntp import RoadNetwork, network_from_columns
 from solvers.dndp_ue import Equilibrium, PackedState
 
 __all__ = [
@@ -206,23 +206,8 @@ def read_dndp_instance(path: str | os.PathLike[str], *, capacity_scale: float = 
                 "a candidate must be a new link (model an upgrade as a replacing project in solve_dndp)"
             )
         seen[key] = k
-    net = RoadNetwork(
-        n_nodes=n_nodes,
-        n_zones=n_zones,
-        first_thru_node=first_thru - 1,
-        tail=arr[:, 0].astype(np.int64) - 1,
-        head=arr[:, 1].astype(np.int64) - 1,
-        capacity=arr[:, 2] * capacity_scale,
-        length=arr[:, 3],
-        free_flow_time=arr[:, 4],
-        b=arr[:, 5],
-        power=arr[:, 6],
-        speed=arr[:, 7],
-        toll=arr[:, 8],
-        link_type=np.round(arr[:, 9]).astype(np.int64),
-        node_ids=np.arange(1, n_nodes + 1, dtype=np.int64),
-        name=p.name,
-    )
+    net = network_from_columns(arr, n_nodes=n_nodes, n_zones=n_zones, first_thru=first_thru, name=p.name,
+                               capacity_scale=capacity_scale)
     return DNDPInstance(
         network=net,
         candidates=np.arange(n_links, n_links + n_new, dtype=np.int64),
