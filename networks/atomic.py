@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_output_dir"]
@@ -55,12 +55,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_output_dir(path: str | os.PathLike[str], *, managed: Iterable[str] = ()) -> Iterator[Path]:
     """Yield a fresh temporary folder; on success it replaces ``path`` as a whole.
 
     Files already in ``path`` that the run did not write are kept (copied across first), so
-    a user's own files in an output folder are not lost; files the run writes replace
-    theirs.  On failure the temporary folder is removed and ``path`` is untouched.
+    a user's own files in an output folder are not lost, except those named in ``managed``
+    (the outputs this kind of run may write): a stale output of an earlier run must not sit
+    beside the new ones. On failure the temporary folder is removed and ``path`` is untouched.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -73,9 +74,10 @@ def atomic_output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         if final.exists():
             if not final.is_dir():
                 raise NotADirectoryError(f"{final}: output path exists and is not a folder")
+            managed = set(managed)
             for item in final.iterdir():
                 target = tmp / item.name
-                if not target.exists():
+                if item.name not in managed and not target.exists():
                     if item.is_dir():
                         shutil.copytree(item, target)
                     else:

@@ -281,6 +281,13 @@ def test_a_failure_while_writing_leaves_the_previous_outputs(model, tmp_path, mo
         reports.write_outputs(run, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left behind
+    # a later run keeps the user's own files but drops stale outputs it did not write this time
+    monkeypatch.undo()
+    (out / "my_notes.txt").write_text("mine")
+    (out / "congestion.csv").write_text("stale output of an earlier --congestion run")
+    reports.write_outputs(run, out)
+    assert (out / "my_notes.txt").read_text() == "mine"
+    assert not (out / "congestion.csv").exists()
 
 
 def test_project_platforms_transfers_and_shared_new_stations(model):

@@ -30,7 +30,8 @@ from transit.validation import timetable_check  # noqa: E402
 
 __all__ = ["write_outputs", "network_layers"]
 
-OUTPUTS = ("priorities.csv", "axes.csv", "pairs.csv", "network.gpkg", "map.png", "report.md", "run.json")
+OUTPUTS = ("priorities.csv", "axes.csv", "pairs.csv", "network.gpkg", "map.png", "report.md", "run.json",
+           "congestion.csv")
 
 
 def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
@@ -248,7 +249,7 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
     pairs = pairs_table(run)
     checks = timetable_check(run.model, missing="skip" if run.model.network.source != "embedded" else "raise")
     layers = network_layers(run)
-    with atomic_output_dir(out_dir) as tmp:
+    with atomic_output_dir(out_dir, managed=OUTPUTS) as tmp:
         priorities.to_csv(tmp / "priorities.csv", index=False)
         axes.to_csv(tmp / "axes.csv", index=False)
         pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.2f")
