@@ -15,6 +15,8 @@ nothing is silently dropped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dataclasses
 import os
 import re
@@ -661,17 +663,7 @@ def read_tntp_flows(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     p, lines = _read_lines(path)
     rows: list[tuple[int, int, float, float]] = []
-    header_seen = False
-    for i, raw in enumerate(lines):
-        line = _strip_comment(raw)
-        if not line:
-            continue
-        parts = line.split()
-        if not header_seen and not _is_float(parts[0]):
-            if [x.lower() for x in parts[:2]] != ["from", "to"]:
-                raise TNTPError(f"{p}:{i + 1}: expected a 'From To Volume Cost' header, got {line[:60]!r}")
-            header_seen = True
-            continue
+    for i, line, parts in _table_rows(p, lines, header=("from", "to"), header_name="'From To Volume Cost'"):
         if len(parts) != 4:
             raise TNTPError(f"{p}:{i + 1}: flow line has {len(parts)} columns, expected 4 (from to volume cost)")
         if not all(_is_float(x) for x in parts):
@@ -685,10 +677,11 @@ def read_tntp_flows(path: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["tail", "head", "volume", "cost"])
 
 
-def read_tntp_nodes(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a TNTP ``*_node.tntp`` file: columns ``node``, ``x``, ``y``."""
-    p, lines = _read_lines(path)
-    rows: list[tuple[int, float, float]] = []
+def _table_rows(
+    p: Path, lines: list[str], *, header: tuple[str, ...] | None = None, header_name: str = ""
+) -> Iterator[tuple[int, str, list[str]]]:
+    """Data lines of a headed TNTP table: ``(line index, line, fields)``, comments and the
+    header skipped (when ``header`` is given, its first fields must match it)."""
     header_seen = False
     for i, raw in enumerate(lines):
         line = _strip_comment(raw)
@@ -696,8 +689,18 @@ def read_tntp_nodes(path: str | os.PathLike[str]) -> pd.DataFrame:
             continue
         parts = line.split()
         if not header_seen and not _is_float(parts[0]):
+            if header is not None and [x.lower() for x in parts[: len(header)]] != list(header):
+                raise TNTPError(f"{p}:{i + 1}: expected a {header_name} header, got {line[:60]!r}")
             header_seen = True
             continue
+        yield i, line, parts
+
+
+def read_tntp_nodes(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a TNTP ``*_node.tntp`` file: columns ``node``, ``x``, ``y``."""
+    p, lines = _read_lines(path)
+    rows: list[tuple[int, float, float]] = []
+    for i, line, parts in _table_rows(p, lines):
         if len(parts) != 3 or not all(_is_float(x) for x in parts):
             raise TNTPError(f"{p}:{i + 1}: node line must be 'node x y', got {line[:60]!r}")
         node = float(parts[0])
