@@ -15,12 +15,10 @@ nothing is silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import dataclasses
 import os
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
