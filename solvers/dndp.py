@@ -53,6 +53,7 @@ from ortools.sat.python import cp_model
 
 from networks.errors import InfeasibleError, InputError, InstanceError, SolverError
 from networks.tntp import RoadNetwork, network_from_columns
+from solvers.dndp_bb import branch_and_bound
 from solvers.dndp_ue import Equilibrium, PackedState
 
 __all__ = [
@@ -237,7 +238,7 @@ class DNDPResult:
         ``"optimal"`` (gap within ``opt_gap``), ``"time_limit"``, or ``"empty_budget"``
         (no project fits the budget: the base network is the answer).
     ue_solves, so_solves, master_solves : int
-        Equilibrium solves (UE, SO) and CP-SAT master solves.
+        Equilibrium solves (UE, SO) and CP-SAT master solves (``method="cuts"``).
     seconds : float
         Wall time.
     ue_gap_reached : float
@@ -247,6 +248,8 @@ class DNDPResult:
     verified_objective : float
         UE TSTT of the chosen design by an independent solver
         (:func:`solvers.assignment.assign`, path-based, cold start, gap ``verify_gap``).
+    nodes : int
+        Branch-and-bound nodes expanded (``method="bb"``).
     message : str
         One line for people.
     history : list of (float, float, float)
@@ -266,6 +269,7 @@ class DNDPResult:
     ue_gap_reached: float
     base_objective: float
     verified_objective: float = math.nan
+    nodes: int = 0
     message: str = ""
     history: list[tuple[float, float, float]] = field(default_factory=list, repr=False)
 
@@ -280,6 +284,7 @@ class DNDPResult:
             "ue_solves": self.ue_solves,
             "so_solves": self.so_solves,
             "master_solves": self.master_solves,
+            "nodes": self.nodes,
             "seconds": self.seconds,
             "ue_gap": self.ue_gap_reached,
             "base_objective": self.base_objective,
@@ -573,127 +578,23 @@ class _Master:
 
 
 # ---------------------------------------------------------------------------- solver
-def solve_dndp(
-    network: RoadNetwork,
-    demand: np.ndarray,
-    candidates: Sequence[int | Sequence[int]],
-    costs: Sequence[float] | np.ndarray,
+def _cut_loop(
+    problem: _Problem,
+    ev: _Evaluator,
     *,
-    budget: float,
-    requires: Iterable[tuple[int, int]] = (),
-    excludes: Iterable[tuple[int, int]] = (),
-    replaces: dict[int, Sequence[int]] | None = None,
-    time_limit: float | None = None,
-    opt_gap: float = 1e-3,
-    ue_gap: float = 1e-7,
-    so_gap: float = 1e-5,
-    verify_gap: float = 1e-10,
-    seed: int = 0,
-    budget_bound: bool = False,
-    budget_bound_time: float | None = None,
-    local_search: bool | None = None,
-) -> DNDPResult:
-    """Choose projects minimising user-equilibrium TSTT under a budget; exact up to ``opt_gap``.
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        All links: base links and every candidate link (candidates are off unless chosen).
-    demand : numpy.ndarray
-        ``n_zones x n_zones`` trips.
-    candidates : sequence
-        One entry per project: a link index, or several link indices opened together.
-    costs : sequence of float
-        Cost per project (>= 0).
-    budget : float
-        Upper bound on the total cost of the chosen projects.
-    requires : iterable of (i, j)
-        Project ``i`` may only be chosen with project ``j``.
-    excludes : iterable of (i, j)
-        Projects ``i`` and ``j`` are mutually exclusive.
-    replaces : dict, optional
-        ``{i: [link, ...]}``: base links switched off when project ``i`` is chosen (an upgrade
-        modelled as a better copy of the link).  Those links stay open in the SO bounds, which
-        keeps the bounds valid.
-    time_limit : float, optional
-        Seconds; on expiry the incumbent and its proven gap are returned.
-    opt_gap : float
-        Relative optimality gap at which to stop (1e-3 = 0.1 %).
-    ue_gap, so_gap : float
-        Relative gaps of the UE evaluations and SO bounds during the search (SO bounds are
-        certified Lagrangian bounds, so a looser SO gap only weakens them).
-    verify_gap : float
-        Relative gap of the final UE re-solves of the incumbent and its near-ties.
-    seed : int
-        CP-SAT random seed (one worker: runs are deterministic).
-    budget_bound : bool
-        Also compute the budget-aware SO bound of :func:`solvers.dndp_milp.so_budget_bound`
-        (an outer-approximation MILP solved with MathOpt/HiGHS) before the cut loop.  It costs
-        a MILP solve (minutes on 20 candidates) and pays off only when many candidates
-        compete for the budget, where the SO of "every candidate open" is a weak bound.
-    budget_bound_time : float, optional
-        Time limit for that MILP (its dual bound stays valid when stopped early).
-    local_search : bool, optional
-        Evaluate the swap neighbours of every new incumbent before asking the master again
-        (default: only with more than 12 candidates, where the master's bound is flat for long
-        and its designs are poor incumbents).
-
-    Returns
-    -------
-    DNDPResult
-
-    Raises
-    ------
-    InputError
-        Negative costs or budget, bad indices, a candidate duplicating a base link.
-    InfeasibleError
-        Some OD pair cannot be routed even with every candidate open.
-    """
-    started = time.perf_counter()
-    problem = _Problem(network, demand, candidates, costs, budget=budget, requires=requires,
-                       excludes=excludes, replaces=replaces)
-    ev = _Evaluator(problem, ue_gap=ue_gap, so_gap=so_gap)
-
-    def elapsed() -> float:
-        return time.perf_counter() - started
-
+    root: float,
+    base_value: float,
+    global_floor: float,
+    milp_bits: int,
+    opt_gap: float,
+    time_limit: float | None,
+    elapsed: Any,
+    seed: int,
+    local_search: bool | None,
+) -> tuple[float, int, float, str, list[tuple[float, float, float]], int]:
+    """The CP-SAT cut loop (``method="cuts"``); returns incumbent, its design, bound, status,
+    history and the number of master solves."""
     full = (1 << problem.n) - 1
-    root = ev.so_bound(full)
-    if math.isinf(root):
-        raise InfeasibleError(
-            f"{network.name or 'network'}: some OD pair with demand has no path even with all {problem.n} candidates open"
-        )
-    base_value, _ = ev.ue_value(0)
-    affordable = [i for i in range(problem.n) if problem.int_costs[i] <= problem.int_budget]
-    if not affordable:
-        cheapest = float(problem.costs.min()) if problem.n else math.nan
-        if math.isinf(base_value):
-            raise InfeasibleError("no project fits the budget and the base network cannot route the demand")
-        value, g = ev.ue_value(0, gap=verify_gap)
-        return DNDPResult(
-            selected=(), selected_links=[], objective=value, bound=value, gap=0.0, status="empty_budget",
-            ue_solves=ev.ue_solves, so_solves=ev.so_solves, master_solves=0, seconds=elapsed(),
-            ue_gap_reached=g, base_objective=value, verified_objective=_verify(problem, 0, verify_gap),
-            message=f"budget {budget:g} is below the cheapest project ({cheapest:g}): the empty design is the only one",
-        )
-    global_floor = -math.inf  # a bound valid for every feasible design (budget-aware MILP)
-    milp_bits = -1
-    if budget_bound:
-        from solvers.dndp_milp import so_budget_bound
-
-        limit = budget_bound_time
-        if time_limit is not None:
-            limit = min(limit or math.inf, 0.5 * max(0.0, time_limit - elapsed()))
-        global_floor, milp_bits, _ = so_budget_bound(
-            n_nodes=network.n_nodes, tail=network.tail, head=network.head,
-            free_flow_time=network.free_flow_time, b=network.b, capacity=network.capacity,
-            power=network.power, demand=problem.engine_demand, first_thru_node=network.first_thru_node,
-            link_on=problem.base_mask, project_links=problem.opens, int_costs=problem.int_costs,
-            int_budget=problem.int_budget, requires=problem.requires, excludes=problem.excludes,
-            seed_flows=[ev.so_flows[full]], time_limit=limit,
-        )
-        if math.isinf(global_floor):
-            raise InfeasibleError("no budget-feasible design can route the demand")
     scale = 1e7 / max(root, 1e-9)  # eta in units of 1e-7 of the root bound
     master = _Master(problem, scale=scale, eta_lb=int(math.floor(root * scale)) - 1,
                      eta_ub=int(4e15), seed=seed)
@@ -766,10 +667,164 @@ def solve_dndp(
         if grown not in ev.so:
             bits = grown
         try_design(bits)
+    return incumbent, inc_bits, lower, status, history, master.solves
+
+
+def solve_dndp(
+    network: RoadNetwork,
+    demand: np.ndarray,
+    candidates: Sequence[int | Sequence[int]],
+    costs: Sequence[float] | np.ndarray,
+    *,
+    budget: float,
+    requires: Iterable[tuple[int, int]] = (),
+    excludes: Iterable[tuple[int, int]] = (),
+    replaces: dict[int, Sequence[int]] | None = None,
+    time_limit: float | None = None,
+    opt_gap: float = 1e-3,
+    ue_gap: float = 1e-7,
+    so_gap: float = 1e-5,
+    verify_gap: float = 1e-10,
+    seed: int = 0,
+    budget_bound: bool = False,
+    budget_bound_time: float | None = None,
+    local_search: bool | None = None,
+    method: str = "bb",
+) -> DNDPResult:
+    """Choose projects minimising user-equilibrium TSTT under a budget; exact up to ``opt_gap``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        All links: base links and every candidate link (candidates are off unless chosen).
+    demand : numpy.ndarray
+        ``n_zones x n_zones`` trips.
+    candidates : sequence
+        One entry per project: a link index, or several link indices opened together.
+    costs : sequence of float
+        Cost per project (>= 0).
+    budget : float
+        Upper bound on the total cost of the chosen projects.
+    requires : iterable of (i, j)
+        Project ``i`` may only be chosen with project ``j``.
+    excludes : iterable of (i, j)
+        Projects ``i`` and ``j`` are mutually exclusive.
+    replaces : dict, optional
+        ``{i: [link, ...]}``: base links switched off when project ``i`` is chosen (an upgrade
+        modelled as a better copy of the link).  Those links stay open in the SO bounds, which
+        keeps the bounds valid.
+    time_limit : float, optional
+        Seconds; on expiry the incumbent and its proven gap are returned.
+    opt_gap : float
+        Relative optimality gap at which to stop (1e-3 = 0.1 %).
+    ue_gap, so_gap : float
+        Relative gaps of the UE evaluations and SO bounds during the search (SO bounds are
+        certified Lagrangian bounds, so a looser SO gap only weakens them).
+    verify_gap : float
+        Relative gap of the final UE re-solves of the incumbent and its near-ties.
+    seed : int
+        CP-SAT random seed (one worker: runs are deterministic).
+    budget_bound : bool
+        Also compute the budget-aware SO bound of :func:`solvers.dndp_milp.so_budget_bound`
+        (an outer-approximation MILP solved with MathOpt/HiGHS) before the cut loop.  It costs
+        a MILP solve (minutes on 20 candidates) and pays off only when many candidates
+        compete for the budget, where the SO of "every candidate open" is a weak bound.
+    budget_bound_time : float, optional
+        Time limit for that MILP (its dual bound stays valid when stopped early).
+    local_search : bool, optional
+        Start from a greedy design improved by one-for-one swaps (``"bb"``), or evaluate the
+        swap neighbours of every new incumbent before asking the master again (``"cuts"``);
+        default: only with more than 12 candidates.
+    method : {"bb", "cuts"}
+        ``"bb"`` (default): greedy and swap heuristics, then best-first branch and bound over
+        the set-enumeration tree with budget-aware subtree SO bounds
+        (:mod:`solvers.dndp_bb`).  ``"cuts"``: the CP-SAT master with SO subset cuts and
+        no-good cuts described in the module docstring.
+
+    Returns
+    -------
+    DNDPResult
+
+    Raises
+    ------
+    InputError
+        Negative costs or budget, bad indices, a candidate duplicating a base link.
+    InfeasibleError
+        Some OD pair cannot be routed even with every candidate open.
+    """
+    started = time.perf_counter()
+    if method not in ("bb", "cuts"):
+        raise InputError(f"method {method!r}: expected 'bb' or 'cuts'")
+    problem = _Problem(network, demand, candidates, costs, budget=budget, requires=requires,
+                       excludes=excludes, replaces=replaces)
+    ev = _Evaluator(problem, ue_gap=ue_gap, so_gap=so_gap)
+
+    def elapsed() -> float:
+        return time.perf_counter() - started
+
+    full = (1 << problem.n) - 1
+    root = ev.so_bound(full)
+    if math.isinf(root):
+        raise InfeasibleError(
+            f"{network.name or 'network'}: some OD pair with demand has no path even with all {problem.n} candidates open"
+        )
+    base_value, _ = ev.ue_value(0)
+    affordable = [i for i in range(problem.n) if problem.int_costs[i] <= problem.int_budget]
+    if not affordable:
+        cheapest = float(problem.costs.min()) if problem.n else math.nan
+        if math.isinf(base_value):
+            raise InfeasibleError("no project fits the budget and the base network cannot route the demand")
+        value, g = ev.ue_value(0, gap=verify_gap)
+        return DNDPResult(
+            selected=(), selected_links=[], objective=value, bound=value, gap=0.0, status="empty_budget",
+            ue_solves=ev.ue_solves, so_solves=ev.so_solves, master_solves=0, seconds=elapsed(),
+            ue_gap_reached=g, base_objective=value, verified_objective=_verify(problem, 0, verify_gap),
+            message=f"budget {budget:g} is below the cheapest project ({cheapest:g}): the empty design is the only one",
+        )
+    global_floor = -math.inf  # a bound valid for every feasible design (budget-aware MILP)
+    milp_bits = -1
+    if budget_bound:
+        from solvers.dndp_milp import so_budget_bound
+
+        limit = budget_bound_time
+        if time_limit is not None:
+            limit = min(limit or math.inf, 0.5 * max(0.0, time_limit - elapsed()))
+        global_floor, milp_bits, _ = so_budget_bound(
+            n_nodes=network.n_nodes, tail=network.tail, head=network.head,
+            free_flow_time=network.free_flow_time, b=network.b, capacity=network.capacity,
+            power=network.power, demand=problem.engine_demand, first_thru_node=network.first_thru_node,
+            link_on=problem.base_mask, project_links=problem.opens, int_costs=problem.int_costs,
+            int_budget=problem.int_budget, requires=problem.requires, excludes=problem.excludes,
+            seed_flows=[ev.so_flows[full]], time_limit=limit,
+        )
+        if math.isinf(global_floor):
+            raise InfeasibleError("no budget-feasible design can route the demand")
+    if method == "bb":
+        deadline = time_limit
+        outcome = branch_and_bound(problem, ue_gap=ue_gap, so_gap=so_gap, opt_gap=opt_gap, elapsed=elapsed,
+                                   deadline=deadline, root_bound=max(root, global_floor), root_flows=ev.so_flows[full],
+                                   base_value=base_value, heuristics=problem.n > 12 if local_search is None else local_search)
+        if milp_bits >= 0 and problem.feasible(milp_bits):
+            v, _ = ev.ue_value(milp_bits)
+            outcome.ue_values[milp_bits] = v
+            if v < outcome.incumbent:
+                outcome.incumbent, outcome.bits = v, milp_bits
+        incumbent, inc_bits = outcome.incumbent, outcome.bits
+        lower = min(incumbent, max(outcome.lower, global_floor))
+        status = "optimal" if outcome.complete else "time_limit"
+        history, master_solves, nodes = outcome.history, 0, outcome.nodes
+        evaluated = outcome.ue_values
+        extra_ue, extra_so = outcome.ue_solves, outcome.so_solves
+    else:
+        incumbent, inc_bits, lower, status, history, master_solves = _cut_loop(
+            problem, ev, root=root, base_value=base_value, global_floor=global_floor, milp_bits=milp_bits,
+            opt_gap=opt_gap, time_limit=time_limit, elapsed=elapsed, seed=seed, local_search=local_search)
+        evaluated = {b: v for b, (v, _, _) in ev.ue.items()}
+        nodes, extra_ue, extra_so = 0, 0, 0
     if math.isinf(incumbent):
         raise InfeasibleError("no budget-feasible design can route the demand")
     # settle near-ties on tight equilibria
-    near = [b for b, (v, _, _) in ev.ue.items() if v <= incumbent * (1 + 1e-4)]
+    near = [b for b, v in evaluated.items() if v <= incumbent * (1 + 1e-4)]
     best_bits, best_value, best_gap = inc_bits, math.inf, 1.0
     for b in sorted(near):
         v, g = ev.ue_value(b, gap=verify_gap)
@@ -790,9 +845,10 @@ def solve_dndp(
         bound=lower,
         gap=gap,
         status=status,
-        ue_solves=ev.ue_solves,
-        so_solves=ev.so_solves,
-        master_solves=master.solves,
+        ue_solves=ev.ue_solves + extra_ue,
+        so_solves=ev.so_solves + extra_so,
+        master_solves=master_solves,
+        nodes=nodes,
         seconds=elapsed(),
         ue_gap_reached=best_gap,
         base_objective=base_tight,

@@ -29,8 +29,12 @@ _INF = 1.0e300
 
 
 @njit(cache=True)
-def _cost_and_derivative(a, x, fft, b, cap, pw, so):
-    """BPR travel time (or marginal cost for SO) of link ``a`` at flow ``x`` and its derivative."""
+def _cost_and_derivative(a, x, fft, b, cap, pw, mu):
+    """Cost ``t + mu x t'`` of link ``a`` at flow ``x`` and its derivative (BPR).
+
+    ``mu = 0`` is the travel time (user equilibrium), ``mu = 1`` the marginal cost (system
+    optimum); in between it is the gradient of ``mu TSTT + (1 - mu) Beckmann``.
+    """
     ratio = x / cap[a]
     p = pw[a]
     if p == 0.0:
@@ -44,15 +48,15 @@ def _cost_and_derivative(a, x, fft, b, cap, pw, so):
         dt = fft[a] * b[a] / cap[a]
     else:
         dt = 0.0
-    if not so:
+    if mu == 0.0:
         return t, dt
-    # marginal cost m = t + x t', m' = 2 t' + x t''
-    m = t + x * dt
+    # m = t + mu x t', m' = (1 + mu) t' + mu x t''
+    m = t + mu * x * dt
     if x > 0.0:
         ddt_x = (p - 1.0) * dt
     else:
         ddt_x = 0.0
-    return m, 2.0 * dt + ddt_x
+    return m, (1.0 + mu) * dt + mu * ddt_x
 
 
 @njit(cache=True)
@@ -60,6 +64,14 @@ def _travel_time(a, x, fft, b, cap, pw):
     if pw[a] == 0.0:
         return fft[a] * (1.0 + b[a])
     return fft[a] * (1.0 + b[a] * (x / cap[a]) ** pw[a])
+
+
+@njit(cache=True)
+def _beckmann_term(a, x, fft, b, cap, pw):
+    """Integral of the BPR travel time of link ``a`` from 0 to ``x``."""
+    if pw[a] == 0.0:
+        return fft[a] * (1.0 + b[a]) * x
+    return fft[a] * (x + b[a] * x * (x / cap[a]) ** pw[a] / (pw[a] + 1.0))
 
 
 @njit(cache=True)
@@ -146,13 +158,13 @@ def _drop_inactive_paths(P, plen, h, npath, active):
 
 
 @njit(cache=True)
-def _shift(P, plen, od, k, delta, x, cost, deriv, fft, b, cap, pw, so):
+def _shift(P, plen, od, k, delta, x, cost, deriv, fft, b, cap, pw, mu):
     for j in range(plen[od, k]):
         a = P[od, k, j]
         x[a] += delta
         if x[a] < 0.0:
             x[a] = 0.0
-        c, d = _cost_and_derivative(a, x[a], fft, b, cap, pw, so)
+        c, d = _cost_and_derivative(a, x[a], fft, b, cap, pw, mu)
         cost[a] = c
         deriv[a] = d
 
@@ -161,7 +173,7 @@ def _shift(P, plen, od, k, delta, x, cost, deriv, fft, b, cap, pw, so):
 def _solve(
     n_nodes, fs_start, fs_link, tail, head, active, thru_ok, fft, b, cap, pw,
     org_start, od_dest, od_dem, origins,
-    P, plen, h, npath, x, so, gap_target, max_iter,
+    P, plen, h, npath, x, mu, gap_target, max_iter, stop_above, stop_below,
 ):
     n_links = head.shape[0]
     K = P.shape[1]
@@ -181,7 +193,7 @@ def _solve(
     for it in range(max_iter + 1):
         # --- convergence check on a consistent snapshot --------------------------------
         for a in range(n_links):
-            c, d = _cost_and_derivative(a, x[a], fft, b, cap, pw, so)
+            c, d = _cost_and_derivative(a, x[a], fft, b, cap, pw, mu)
             cost[a] = c
             deriv[a] = d
         total = 0.0
@@ -195,7 +207,7 @@ def _solve(
             for od in range(org_start[oi], org_start[oi + 1]):
                 dd = dist[od_dest[od]]
                 if dd >= _INF:
-                    return -1.0, 0.0, 0.0, it  # an OD pair cannot be routed
+                    return -1.0, 0.0, 0.0, it, 0.0  # an OD pair cannot be routed
                 sptt += od_dem[od] * dd
                 s = 0.0
                 for k in range(npath[od]):
@@ -208,6 +220,16 @@ def _solve(
             gap = 1.0
         if gap <= gap_target or it == max_iter:
             break
+        if mu > 0.0 and complete and (stop_above < _INF or stop_below > -_INF):
+            # a pruning test needs only to know on which side of a threshold the optimum lies
+            phi = 0.0
+            for a in range(n_links):
+                if active[a] and x[a] > 0.0:
+                    phi += mu * x[a] * _travel_time(a, x[a], fft, b, cap, pw)
+                    if mu < 1.0:
+                        phi += (1.0 - mu) * _beckmann_term(a, x[a], fft, b, cap, pw)
+            if phi - (total - sptt) >= stop_above or phi < stop_below:
+                break
         # --- one Gauss-Seidel sweep over origins -----------------------------------------
         for oi in range(origins.shape[0]):
             o = origins[oi]
@@ -266,7 +288,7 @@ def _solve(
                 resid = od_dem[od] - s
                 if resid > 0.0 and found >= 0:
                     h[od, found] += resid
-                    _shift(P, plen, od, found, resid, x, cost, deriv, fft, b, cap, pw, so)
+                    _shift(P, plen, od, found, resid, x, cost, deriv, fft, b, cap, pw, mu)
                 m = npath[od]
                 if m < 2:
                     continue
@@ -308,8 +330,8 @@ def _solve(
                             delta = h[od, k]
                     h[od, k] -= delta
                     h[od, best] += delta
-                    _shift(P, plen, od, k, -delta, x, cost, deriv, fft, b, cap, pw, so)
-                    _shift(P, plen, od, best, delta, x, cost, deriv, fft, b, cap, pw, so)
+                    _shift(P, plen, od, k, -delta, x, cost, deriv, fft, b, cap, pw, mu)
+                    _shift(P, plen, od, best, delta, x, cost, deriv, fft, b, cap, pw, mu)
                     # costs moved: refresh the two path costs used by later shifts
                     c = 0.0
                     for j in range(plen[od, best]):
@@ -320,15 +342,17 @@ def _solve(
         # exact link flows from path flows (no drift)
         _recompute_flows(P, plen, h, npath, n_links, x)
     tstt = 0.0
+    beckmann = 0.0
     for a in range(n_links):
         if active[a] and x[a] > 0.0:
             tstt += x[a] * _travel_time(a, x[a], fft, b, cap, pw)
-    if so:
-        # Lagrangian (Frank-Wolfe) lower bound on the SO objective
-        bound = tstt - (total - sptt)
+            beckmann += _beckmann_term(a, x[a], fft, b, cap, pw)
+    if mu > 0.0:
+        # Lagrangian (Frank-Wolfe) lower bound on min of mu TSTT + (1 - mu) Beckmann
+        bound = mu * tstt + (1.0 - mu) * beckmann - (total - sptt)
     else:
         bound = tstt
-    return tstt, bound, gap, it
+    return tstt, bound, gap, it, beckmann
 
 
 @dataclass(frozen=True)
@@ -350,7 +374,8 @@ class EquilibriumResult:
     tstt : float
         Total system travel time sum(x * t(x)) of the final flows.
     bound : float
-        For SO a certified lower bound on the optimal SO TSTT; for UE equal to ``tstt``.
+        For ``mu > 0`` a certified lower bound on the minimum of ``mu TSTT + (1 - mu) B``
+        (``B`` the Beckmann objective; ``mu = 1`` is SO TSTT); for UE equal to ``tstt``.
     gap : float
         Relative gap reached ((TSTT - SPTT) / TSTT, with marginal costs for SO).
     iterations : int
@@ -359,6 +384,8 @@ class EquilibriumResult:
         Path flows, for warm starts.
     flows : numpy.ndarray
         Link flows.
+    beckmann : float
+        Beckmann objective (sum of the integrals of the link travel times) of the flows.
     """
 
     tstt: float
@@ -367,6 +394,7 @@ class EquilibriumResult:
     iterations: int
     state: PackedState
     flows: np.ndarray
+    beckmann: float = 0.0
 
 
 class Equilibrium:
@@ -464,15 +492,24 @@ class Equilibrium:
         active: np.ndarray,
         *,
         system_optimal: bool = False,
+        mu: float | None = None,
         gap: float = 1e-6,
         max_iterations: int = 2000,
         warm_start: PackedState | None = None,
+        stop_above: float = np.inf,
+        stop_below: float = -np.inf,
     ) -> EquilibriumResult:
         """Equilibrate the design ``active`` (boolean mask over links).
 
-        Returns ``tstt = -1`` in :attr:`EquilibriumResult.tstt` when some OD pair with demand
-        has no path in this design.
+        ``mu`` in [0, 1] minimises ``mu TSTT + (1 - mu) B`` instead (0 is UE, 1 is SO;
+        ``system_optimal=True`` means ``mu=1``).  For ``mu > 0`` the solve also stops as soon
+        as the certified bound reaches ``stop_above`` or the objective of the current flows
+        drops below ``stop_below`` (a pruning test).  Returns ``tstt = -1`` in
+        :attr:`EquilibriumResult.tstt` when some OD pair with demand has no path in this design.
         """
+        weight = (1.0 if system_optimal else 0.0) if mu is None else float(mu)
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"mu {mu!r} must be in [0, 1]")
         active = np.ascontiguousarray(active, dtype=np.bool_)
         if warm_start is None:
             P, plen, h, npath = self._empty()
@@ -481,13 +518,14 @@ class Equilibrium:
             _drop_inactive_paths(P, plen, h, npath, active)
         x = np.zeros(len(self.head))
         _recompute_flows(P, plen, h, npath, len(self.head), x)
-        tstt, bound, reached, it = _solve(
+        tstt, bound, reached, it, beckmann = _solve(
             self.n_nodes, self.fs_start, self.fs_link, self.tail, self.head, active, self.thru_ok,
             self.fft, self.b, self.cap, self.pw,
             self.org_start, self.od_dest, self.od_dem, self.origins,
-            P, plen, h, npath, x, bool(system_optimal), float(gap), int(max_iterations),
+            P, plen, h, npath, x, weight, float(gap), int(max_iterations),
+            min(float(stop_above), _INF), max(float(stop_below), -_INF),
         )
         return EquilibriumResult(
             tstt=float(tstt), bound=float(bound), gap=float(reached), iterations=int(it),
-            state=self._pack(P, plen, h, npath), flows=x,
+            state=self._pack(P, plen, h, npath), flows=x, beckmann=float(beckmann),
         )

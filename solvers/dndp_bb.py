@@ -1,0 +1,266 @@
+"""Best-first branch and bound over project sets for the DNDP (system-optimum bounds).
+
+Private to :mod:`solvers.dndp`.  The search tree is the set-enumeration tree of the
+candidates (sorted, most useful alone first): a node is a design ``S`` and a position; its
+subtree holds ``S`` and every feasible design that adds candidates from that position on.
+
+Bounds.  Every design of a subtree uses only links of ``L = S + F``, where ``F`` are the
+candidates that could still join ``S`` (after the position, within the remaining budget, not
+excluded by ``S``, with their requirements satisfiable).  The system optimum (SO) of a link
+set can only fall when links are added and the UE TSTT of a design is at least its SO TSTT,
+so the certified SO bound of ``L`` bounds the whole subtree (LeBlanc 1975; Rey 2020's SOBB).
+The design ``S`` itself is first tested against its own SO bound and gets a UE solve only
+if that test does not rule it out.  Because the budget shrinks down the tree, ``F`` shrinks
+quickly and the bounds tighten.
+
+Pruning tests stop as soon as the answer is known: an SO solve ends when its certified
+bound reaches the threshold (prune) or when the SO objective of its flows falls below it
+(cannot prune); only the equilibria that can change the incumbent are solved tightly.
+
+Best first: the open subtree with the smallest bound is expanded next, so the smallest
+open bound is a valid global lower bound at any time (the anytime gap).  Warm starts come
+from the parent's solutions, which each node keeps until its children are expanded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from networks.errors import SolverError
+from solvers.dndp_ue import PackedState
+
+__all__ = ["BBOutcome", "branch_and_bound"]
+
+
+@dataclass
+class BBOutcome:
+    """Result of :func:`branch_and_bound` (before the final tight re-solves)."""
+
+    incumbent: float
+    bits: int
+    lower: float
+    complete: bool
+    nodes: int
+    ue_solves: int
+    so_solves: int
+    ue_values: dict[int, float] = field(default_factory=dict)
+    history: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+@dataclass(order=True)
+class _Node:
+    key: float
+    seq: int
+    bits: int = field(compare=False)
+    pos: int = field(compare=False)
+    spent: int = field(compare=False)
+    so_warm: PackedState | None = field(compare=False, default=None)
+    ue_warm: PackedState | None = field(compare=False, default=None)
+
+
+class _Search:
+    def __init__(self, problem: Any, *, ue_gap: float, so_gap: float, opt_gap: float,
+                 elapsed: Callable[[], float], deadline: float | None) -> None:
+        self.p = problem
+        self.ue_gap = ue_gap
+        self.so_gap = so_gap
+        self.opt_gap = opt_gap
+        self.elapsed = elapsed
+        self.deadline = deadline
+        self.ue: dict[int, float] = {}
+        self.ue_state: dict[int, PackedState] = {}
+        self.ue_solves = 0
+        self.so_solves = 0
+        self.incumbent = math.inf
+        self.inc_bits = 0
+        self.pruned_floor = math.inf  # smallest certified bound among pruned subtrees and designs
+        self.history: list[tuple[float, float, float]] = []
+        n = problem.n
+        self.excl_mask = [0] * n
+        for i, j in problem.excludes:
+            self.excl_mask[i] |= 1 << j
+            self.excl_mask[j] |= 1 << i
+        self.req_mask = [0] * n
+        for i, j in problem.requires:
+            self.req_mask[i] |= 1 << j
+
+    # -- equilibria -----------------------------------------------------------------------
+    def threshold(self) -> float:
+        return self.incumbent * (1.0 - self.opt_gap) if math.isfinite(self.incumbent) else math.inf
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and self.elapsed() >= self.deadline
+
+    def ue_value(self, bits: int, warm: PackedState | None) -> tuple[float, PackedState | None]:
+        hit = self.ue.get(bits)
+        if hit is not None:
+            return hit, self.ue_state.get(bits)
+        res = self.p.engine.solve(self.p.design_mask(bits), gap=self.ue_gap, warm_start=warm, max_iterations=20000)
+        self.ue_solves += 1
+        value = math.inf if res.tstt < 0 else res.tstt
+        if value < math.inf and res.gap > self.ue_gap * 10:
+            raise SolverError(f"UE solve stalled at relative gap {res.gap:.2e} (target {self.ue_gap:.0e}) "
+                              f"after {res.iterations} sweeps")
+        self.ue[bits] = value
+        if value < math.inf and value <= self.incumbent * (1.0 + 1e-4):
+            self.ue_state[bits] = res.state
+        if value < self.incumbent:
+            self.incumbent, self.inc_bits = value, bits
+            self.history.append((self.elapsed(), value, self.lower_hint))
+        return value, res.state
+
+    def so_test(self, mask: np.ndarray, warm: PackedState | None) -> tuple[float, PackedState | None]:
+        """Certified SO lower bound of a link set, solved only as far as the threshold needs."""
+        thr = self.threshold()
+        res = self.p.engine.solve(mask, system_optimal=True, gap=self.so_gap, warm_start=warm,
+                                  max_iterations=20000, stop_above=thr, stop_below=thr)
+        self.so_solves += 1
+        if res.tstt < 0:
+            return math.inf, None
+        if res.gap >= 1.0:
+            raise SolverError(f"SO solve could not assign all demand (path sets full) after {res.iterations} sweeps")
+        return res.bound, res.state
+
+    # -- tree ------------------------------------------------------------------------------
+    def candidates_after(self, bits: int, pos: int, spent: int) -> list[int]:
+        """Positions ``q >= pos`` whose candidate can still join ``bits``."""
+        p = self.p
+        room = p.int_budget - spent
+        out = []
+        excluded = 0
+        for i in p.selected(bits):
+            excluded |= self.excl_mask[i]
+        for q in range(pos, p.n):
+            i = self.order[q]
+            if excluded >> i & 1 or p.int_costs[i] > room:
+                continue
+            # a requirement placed earlier in the order and not chosen can never be met
+            missing = self.req_mask[i] & ~bits
+            if any(self.rank[j] < q for j in p.selected(missing)):
+                continue
+            out.append(q)
+        return out
+
+    def run(self, order: list[int], *, root_bound: float, lower_hint: float) -> BBOutcome:
+        p = self.p
+        self.order = order
+        self.rank = {i: q for q, i in enumerate(order)}
+        self.lower_hint = lower_hint
+        heap: list[_Node] = [_Node(root_bound, 0, 0, 0, 0)]
+        seq = 1
+        nodes = 0
+        complete = True
+        while heap:
+            if self.out_of_time():
+                complete = False
+                break
+            node = heapq.heappop(heap)
+            thr = self.threshold()
+            if node.key >= thr:
+                self.pruned_floor = min(self.pruned_floor, node.key)
+                heap.clear()
+                break
+            self.lower_hint = node.key
+            nodes += 1
+            qs = self.candidates_after(node.bits, node.pos, node.spent)
+            free = sum(1 << self.order[q] for q in qs)
+            key = node.key
+            so_state = node.so_warm
+            if free:
+                bound, so_state = self.so_test(p.bound_mask(node.bits | free), node.so_warm)
+                if bound >= self.threshold():
+                    self.pruned_floor = min(self.pruned_floor, bound)
+                    continue
+                key = max(key, bound)
+            ue_state = node.ue_warm
+            if p.feasible(node.bits) and node.bits not in self.ue:
+                own, own_state = self.so_test(p.bound_mask(node.bits), so_state)
+                if own >= self.threshold():
+                    self.pruned_floor = min(self.pruned_floor, own)
+                else:
+                    _, ue_state = self.ue_value(node.bits, node.ue_warm or own_state)
+                if not free:
+                    continue
+            for q in qs:
+                i = self.order[q]
+                heapq.heappush(heap, _Node(key, seq, node.bits | 1 << i, q + 1, node.spent + int(p.int_costs[i]),
+                                           so_state, ue_state))
+                seq += 1
+        open_floor = min((n.key for n in heap), default=math.inf)
+        lower = min(self.incumbent, self.pruned_floor, open_floor)
+        return BBOutcome(
+            incumbent=self.incumbent, bits=self.inc_bits, lower=lower, complete=complete and not heap,
+            nodes=nodes, ue_solves=self.ue_solves, so_solves=self.so_solves, ue_values=dict(self.ue),
+            history=self.history,
+        )
+
+    # -- heuristics --------------------------------------------------------------------------
+    def greedy_and_swaps(self, max_passes: int = 20) -> None:
+        """Greedy construction (best UE TSTT per step), then one-for-one swaps to a local optimum."""
+        p = self.p
+        bits, warm = 0, self.ue_state.get(0)
+        while not self.out_of_time():
+            best = None
+            for i in range(p.n):
+                cand = bits | 1 << i
+                if bits >> i & 1 or not p.feasible(cand):
+                    continue
+                v, _ = self.ue_value(cand, warm)
+                if best is None or v < best[0]:
+                    best = (v, cand)
+            if best is None or best[0] >= self.ue.get(bits, math.inf):
+                break
+            bits = best[1]
+            warm = self.ue_state.get(bits, warm)
+        for _ in range(max_passes):
+            start = self.inc_bits
+            for i in p.selected(start):
+                for j in range(p.n):
+                    if self.out_of_time() or start >> j & 1:
+                        continue
+                    cand = (start & ~(1 << i)) | 1 << j
+                    cand = p.extend(cand)
+                    if p.feasible(cand):
+                        self.ue_value(cand, self.ue_state.get(self.inc_bits))
+            if self.inc_bits == start or self.out_of_time():
+                break
+
+
+def branch_and_bound(
+    problem: Any,
+    *,
+    ue_gap: float,
+    so_gap: float,
+    opt_gap: float,
+    elapsed: Callable[[], float],
+    deadline: float | None,
+    root_bound: float,
+    root_flows: np.ndarray,
+    base_value: float,
+    heuristics: bool,
+) -> BBOutcome:
+    """Optional heuristic incumbent, then best-first branch and bound (module docstring).
+
+    Candidates are ordered by the flow they carry in the system optimum with every
+    candidate open (busiest first), so the designs met early are good ones.
+    """
+    search = _Search(problem, ue_gap=ue_gap, so_gap=so_gap, opt_gap=opt_gap, elapsed=elapsed, deadline=deadline)
+    search.lower_hint = root_bound
+    search.ue[0] = base_value
+    if base_value < math.inf:
+        search.incumbent, search.inc_bits = base_value, 0
+    search.history.append((elapsed(), search.incumbent, root_bound))
+    if heuristics:
+        search.greedy_and_swaps()
+    use = [float(np.sum(root_flows[links])) for links in problem.opens]
+    order = sorted(range(problem.n), key=lambda i: (-use[i], i))
+    if search.out_of_time():
+        return BBOutcome(search.incumbent, search.inc_bits, min(root_bound, search.incumbent), False, 0,
+                         search.ue_solves, search.so_solves, dict(search.ue), search.history)
+    return search.run(order, root_bound=root_bound, lower_hint=root_bound)
