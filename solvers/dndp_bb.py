@@ -129,7 +129,11 @@ class _Search:
 
     # -- tree ------------------------------------------------------------------------------
     def candidates_after(self, bits: int, pos: int, spent: int) -> list[int]:
-        """Positions ``q >= pos`` whose candidate can still join ``bits``."""
+        """Positions ``q >= pos`` whose candidate may still join ``bits`` in a feasible design.
+
+        Every candidate of a feasible design below this node is among them (budget room only
+        shrinks and exclusions only grow down the tree), so their union bounds the subtree.
+        """
         p = self.p
         room = p.int_budget - spent
         out = []
@@ -140,12 +144,20 @@ class _Search:
             i = self.order[q]
             if excluded >> i & 1 or p.int_costs[i] > room:
                 continue
-            # a requirement placed earlier in the order and not chosen can never be met
-            missing = self.req_mask[i] & ~bits
-            if any(self.rank[j] < q for j in p.selected(missing)):
+            if self.dead(self.req_mask[i] & ~bits, pos):
                 continue
             out.append(q)
         return out
+
+    def dead(self, missing: int, pos: int) -> bool:
+        """Whether some required candidate in ``missing`` sits before ``pos`` (never addable)."""
+        return any(self.rank[j] < pos for j in self.p.selected(missing))
+
+    def missing_requirements(self, bits: int) -> int:
+        out = 0
+        for i in self.p.selected(bits):
+            out |= self.req_mask[i]
+        return out & ~bits
 
     def run(self, order: list[int], *, root_bound: float, lower_hint: float) -> BBOutcome:
         p = self.p
@@ -189,8 +201,10 @@ class _Search:
                     continue
             for q in qs:
                 i = self.order[q]
-                heapq.heappush(heap, _Node(key, seq, node.bits | 1 << i, q + 1, node.spent + int(p.int_costs[i]),
-                                           so_state, ue_state))
+                child = node.bits | 1 << i
+                if self.dead(self.missing_requirements(child), q + 1):
+                    continue  # a requirement can no longer be added below this child
+                heapq.heappush(heap, _Node(key, seq, child, q + 1, node.spent + int(p.int_costs[i]), so_state, ue_state))
                 seq += 1
         open_floor = min((n.key for n in heap), default=math.inf)
         lower = min(self.incumbent, self.pruned_floor, open_floor)

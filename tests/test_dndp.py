@@ -119,21 +119,27 @@ def test_braess_link_is_rejected():
 
 
 # ------------------------------------------------------------------ exactness
-def test_exact_equals_brute_force_on_a_subset_with_dependencies():
+def _subnetwork(net, drop):
+    """The network without the links ``drop`` (candidates left out of a smaller problem)."""
+    import dataclasses
+
+    keep = np.ones(len(net.tail), dtype=bool)
+    keep[drop] = False
+    fields = {name: getattr(net, name)[keep] for name in
+              ("tail", "head", "capacity", "length", "free_flow_time", "b", "power", "speed", "toll", "link_type")}
+    return dataclasses.replace(net, **fields)
+
+
+@pytest.mark.parametrize("method", ["bb", "cuts"])
+def test_exact_equals_brute_force_on_a_subset_with_dependencies(method):
     inst, trips = _sf(3)
     net = inst.network
     # five candidates as projects; the other five stay closed (not in the problem)
     cands, costs = inst.candidates[:5], inst.costs[:5]
-    keep = np.ones(len(net.tail), dtype=bool)
-    keep[inst.candidates[5:]] = False
-    import dataclasses
-
-    fields = {name: getattr(net, name)[keep] for name in
-              ("tail", "head", "capacity", "length", "free_flow_time", "b", "power", "speed", "toll", "link_type")}
-    sub = dataclasses.replace(net, **fields)
+    sub = _subnetwork(net, inst.candidates[5:])
     kw = dict(budget=0.6 * costs.sum(), requires=[(1, 0)], excludes=[(2, 4)])
     brute = enumerate_designs(sub, trips, cands, costs, **kw)
-    res = solve_dndp(sub, trips, cands, costs, opt_gap=1e-6, **kw)
+    res = solve_dndp(sub, trips, cands, costs, opt_gap=1e-6, method=method, **kw)
     assert res.status == "optimal"
     assert res.objective == pytest.approx(brute.objective, rel=1e-7)
     assert res.bound <= brute.objective * (1 + 1e-9)
@@ -142,6 +148,70 @@ def test_exact_equals_brute_force_on_a_subset_with_dependencies():
     assert not (1 in res.selected and 0 not in res.selected)
     assert not (2 in res.selected and 4 in res.selected)
     assert res.ue_solves < len(brute.values)
+
+
+def test_branch_and_bound_with_chained_requirements_equals_brute_force():
+    # requirements that point both ways in the search order, a chain, and exclusions
+    inst, trips = _sf(4)
+    kw = dict(budget=inst.budget(0.6), requires=[(0, 3), (3, 9), (5, 2), (7, 8), (8, 1)],
+              excludes=[(1, 6), (4, 9)])
+    brute = enumerate_designs(inst.network, trips, inst.candidates, inst.costs, **kw)
+    for heuristics in (False, True):
+        res = solve_dndp(inst.network, trips, inst.candidates, inst.costs, opt_gap=1e-6, local_search=heuristics, **kw)
+        assert res.status == "optimal"
+        assert res.selected == brute.selected
+        assert res.objective == pytest.approx(brute.objective, rel=1e-8)
+        assert min(brute.values.values()) >= res.bound * (1 - 1e-9)
+
+
+def test_branch_and_bound_with_heuristics_equals_brute_force_on_twelve_candidates():
+    # twelve candidates of a 20-candidate instance (six two-way links), greedy + swaps forced on
+    inst, trips = _sf(2, size=20)
+    sub = _subnetwork(inst.network, inst.candidates[12:])
+    cands, costs = inst.candidates[:12], inst.costs[:12]
+    budget = 0.35 * costs.sum()
+    brute = enumerate_designs(sub, trips, cands, costs, budget=budget)
+    res = solve_dndp(sub, trips, cands, costs, budget=budget, local_search=True, opt_gap=1e-6)
+    assert res.status == "optimal"
+    assert res.selected == brute.selected
+    assert res.objective == pytest.approx(brute.objective, rel=1e-8)
+    assert min(brute.values.values()) >= res.bound * (1 - 1e-9)
+    # the subtree bounds prune: far fewer UE solves than designs
+    assert res.ue_solves < len(brute.values) / 2 and res.nodes > 0
+
+
+def test_weighted_equilibrium_bounds_and_pruning_stops():
+    from solvers.dndp_ue import Equilibrium
+
+    inst, trips = _sf(1)
+    net = inst.network
+    eng = Equilibrium(n_nodes=net.n_nodes, tail=net.tail, head=net.head, free_flow_time=net.free_flow_time,
+                      b=net.b, capacity=net.capacity, power=net.power, demand=trips,
+                      first_thru_node=net.first_thru_node)
+    base = np.ones(len(net.tail), dtype=bool)
+    base[inst.candidates] = False
+    ue = eng.solve(base, gap=1e-9)
+    so = eng.solve(base, system_optimal=True, gap=1e-9)
+    # Beckmann of the UE flows, by numerical integration of the BPR times
+    grid = np.linspace(0.0, 1.0, 2001)[:, None] * ue.flows[None, :]
+    t = net.free_flow_time * (1 + net.b * (grid / net.capacity) ** net.power)
+    beckmann = float(np.sum(0.5 * (t[1:] + t[:-1]) * np.diff(grid, axis=0)))
+    assert ue.beckmann == pytest.approx(beckmann, rel=1e-6)
+    for mu in (0.25, 0.5, 0.75):
+        mid = eng.solve(base, mu=mu, gap=1e-9)
+        phi = mu * mid.tstt + (1 - mu) * mid.beckmann
+        assert mid.bound <= phi <= mid.bound * (1 + 1e-8)
+        # the minimiser of the blend lies between UE and SO in TSTT, and minimises the blend
+        assert so.tstt * (1 - 1e-9) <= mid.tstt <= ue.tstt * (1 + 1e-9)
+        assert phi <= mu * ue.tstt + (1 - mu) * ue.beckmann
+        assert phi <= mu * so.tstt + (1 - mu) * so.beckmann
+    # a pruning test stops early, and its certified bound is still below the true SO value
+    quick = eng.solve(base, system_optimal=True, gap=1e-9, stop_below=math.inf)
+    assert quick.iterations < so.iterations and quick.bound <= so.tstt
+    high = eng.solve(base, system_optimal=True, gap=1e-9, stop_above=0.9 * so.tstt)
+    assert high.iterations < so.iterations and 0.9 * so.tstt <= high.bound <= so.tstt
+    with pytest.raises(ValueError, match="mu"):
+        eng.solve(base, mu=1.5)
 
 
 def test_upgrade_replacing_a_link_matches_brute_force():
@@ -210,18 +280,18 @@ def test_budget_aware_milp_bound_is_valid_and_tighter():
     inst, trips = _sf(3)
     net = inst.network
     cands, costs = inst.candidates[:5], inst.costs[:5]
-    keep = np.ones(len(net.tail), dtype=bool)
-    keep[inst.candidates[5:]] = False
-    import dataclasses
-
-    fields = {name: getattr(net, name)[keep] for name in
-              ("tail", "head", "capacity", "length", "free_flow_time", "b", "power", "speed", "toll", "link_type")}
-    sub = dataclasses.replace(net, **fields)
+    sub = _subnetwork(net, inst.candidates[5:])
     budget = 0.4 * costs.sum()
     brute = enumerate_designs(sub, trips, cands, costs, budget=budget)
     plain = solve_dndp(sub, trips, cands, costs, budget=budget, opt_gap=0.5)  # stops at the root
     res = solve_dndp(sub, trips, cands, costs, budget=budget, opt_gap=0.5, budget_bound=True)
     assert plain.bound < res.bound <= brute.objective
+
+
+def test_unknown_method_is_rejected():
+    inst, trips = _sf(1)
+    with pytest.raises(InputError, match="method 'fast'"):
+        solve_dndp(inst.network, trips, inst.candidates, inst.costs, budget=1000.0, method="fast")
 
 
 def test_time_limit_returns_incumbent_and_gap():
