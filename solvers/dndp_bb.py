@@ -51,6 +51,7 @@ class BBOutcome:
     so_solves: int
     ue_values: dict[int, float] = field(default_factory=dict)
     history: list[tuple[float, float, float]] = field(default_factory=list)
+    cuts: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass(order=True)
@@ -80,6 +81,7 @@ class _Search:
         self.incumbent = math.inf
         self.inc_bits = 0
         self.pruned_floor = math.inf  # smallest certified bound among pruned subtrees and designs
+        self.cuts: list[tuple[int, float]] = []  # (link set as project bits, certified SO bound)
         self.history: list[tuple[float, float, float]] = []
         n = problem.n
         self.excl_mask = [0] * n
@@ -115,16 +117,18 @@ class _Search:
             self.history.append((self.elapsed(), value, self.lower_hint))
         return value, res.state
 
-    def so_test(self, mask: np.ndarray, warm: PackedState | None) -> tuple[float, PackedState | None]:
-        """Certified SO lower bound of a link set, solved only as far as the threshold needs."""
+    def so_test(self, bits: int, warm: PackedState | None) -> tuple[float, PackedState | None]:
+        """Certified SO lower bound of the links of ``bits``, solved only as far as the threshold needs."""
         thr = self.threshold()
-        res = self.p.engine.solve(mask, system_optimal=True, gap=self.so_gap, warm_start=warm,
+        res = self.p.engine.solve(self.p.bound_mask(bits), system_optimal=True, gap=self.so_gap, warm_start=warm,
                                   max_iterations=20000, stop_above=thr, stop_below=thr)
         self.so_solves += 1
         if res.tstt < 0:
+            self.cuts.append((bits, math.inf))
             return math.inf, None
         if res.gap >= 1.0:
             raise SolverError(f"SO solve could not assign all demand (path sets full) after {res.iterations} sweeps")
+        self.cuts.append((bits, res.bound))
         return res.bound, res.state
 
     # -- tree ------------------------------------------------------------------------------
@@ -185,14 +189,14 @@ class _Search:
             key = node.key
             so_state = node.so_warm
             if free:
-                bound, so_state = self.so_test(p.bound_mask(node.bits | free), node.so_warm)
+                bound, so_state = self.so_test(node.bits | free, node.so_warm)
                 if bound >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, bound)
                     continue
                 key = max(key, bound)
             ue_state = node.ue_warm
             if p.feasible(node.bits) and node.bits not in self.ue:
-                own, own_state = self.so_test(p.bound_mask(node.bits), so_state)
+                own, own_state = self.so_test(node.bits, so_state)
                 if own >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, own)
                 else:
@@ -211,7 +215,7 @@ class _Search:
         return BBOutcome(
             incumbent=self.incumbent, bits=self.inc_bits, lower=lower, complete=complete and not heap,
             nodes=nodes, ue_solves=self.ue_solves, so_solves=self.so_solves, ue_values=dict(self.ue),
-            history=self.history,
+            history=self.history, cuts=self.cuts,
         )
 
     # -- heuristics --------------------------------------------------------------------------

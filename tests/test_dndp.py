@@ -178,6 +178,24 @@ def test_branch_and_bound_with_heuristics_equals_brute_force_on_twelve_candidate
     assert min(brute.values.values()) >= res.bound * (1 - 1e-9)
     # the subtree bounds prune: far fewer UE solves than designs
     assert res.ue_solves < len(brute.values) / 2 and res.nodes > 0
+    assert res.certified is True
+
+
+def test_certificate_check_finds_an_uncovered_design():
+    from solvers.dndp import _certify, _Problem
+
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, inst.costs, budget=inst.budget(0.5),
+                       requires=[(0, 1)], excludes=[(2, 3)], replaces=None)
+    evaluated = [0, 0b1, 0b11]
+    # nothing covers the designs outside the evaluated ones: CP-SAT finds a feasible one
+    status, found = _certify(problem, [], evaluated, 100.0, time_limit=10, seed=0)
+    assert status in ("FEASIBLE", "OPTIMAL") and found not in evaluated and problem.feasible(found)
+    # a cut on every candidate at a high enough bound covers them all
+    full = (1 << problem.n) - 1
+    assert _certify(problem, [(full, 200.0)], evaluated, 100.0, time_limit=10, seed=0)[0] == "INFEASIBLE"
+    # ... but not when its bound is below the level to certify
+    assert _certify(problem, [(full, 50.0)], evaluated, 100.0, time_limit=10, seed=0)[0] != "INFEASIBLE"
 
 
 def test_weighted_equilibrium_bounds_and_pruning_stops():
@@ -274,6 +292,12 @@ def test_cli_json(capsys):
     assert out["objective"] == pytest.approx(6227.9106, abs=1e-3)
     assert out["status"] == "optimal" and out["gap"] <= 1e-3 and out["ue_solves"] > 0
     assert math.isfinite(out["bound"]) and out["seconds"] > 0
+    assert out["method"] == "bb" and out["certified"] is True and out["nodes"] > 0
+    code = cli_main(["dndp", "--instance", str(inst), "--trips", str(trips), "--budget-fraction", "0.25",
+                     "--method", "cuts", "--json"])
+    cuts = json.loads(capsys.readouterr().out)
+    assert code == 0 and cuts["method"] == "cuts" and cuts["master_solves"] > 0
+    assert cuts["objective"] == pytest.approx(out["objective"], rel=1e-9)
 
 
 def test_budget_aware_milp_bound_is_valid_and_tighter():

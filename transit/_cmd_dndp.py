@@ -37,7 +37,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--budget-bound",
         action="store_true",
-        help="also compute the budget-aware SO bound (MILP, MathOpt/HiGHS; worth it for 15+ candidates)",
+        help="also compute the budget-aware SO bound first (MILP, MathOpt/HiGHS)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("bb", "cuts"),
+        default="bb",
+        help="bb: best-first branch and bound with budget-aware SO subtree bounds (default); "
+        "cuts: CP-SAT master with SO subset cuts",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         instance.costs,
         budget=budget,
         time_limit=args.time_limit,
+        method=args.method,
         opt_gap=args.opt_gap,
         budget_bound=args.budget_bound,
         budget_bound_time=None if args.time_limit is None else 0.5 * args.time_limit,
