@@ -23,9 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from solvers.assignment import _heap_pop, _heap_push
+
 __all__ = ["Equilibrium", "EquilibriumResult", "PackedState"]
 
 _INF = 1.0e300
+#: Networks with more nodes than this use the binary-heap Dijkstra.
+_HEAP_ABOVE = 200
 
 
 @njit(cache=True)
@@ -75,13 +79,37 @@ def _beckmann_term(a, x, fft, b, cap, pw):
 
 
 @njit(cache=True)
-def _dijkstra(origin, n_nodes, fs_start, fs_link, head, active, thru_ok, cost, dist, pred, done):
-    """Shortest-path tree from ``origin`` (O(n^2) array version: design networks are small)."""
+def _dijkstra(origin, n_nodes, fs_start, fs_link, head, active, thru_ok, cost, dist, pred, done, hkeys, hnodes):
+    """Shortest-path tree from ``origin``; zones other than the origin do not pass traffic on.
+
+    With empty heap arrays it is the O(n^2) array version (fastest on research networks of a
+    few dozen nodes); otherwise a binary heap (regional networks of thousands of nodes).
+    """
     for i in range(n_nodes):
         dist[i] = _INF
         pred[i] = -1
         done[i] = False
     dist[origin] = 0.0
+    if hkeys.shape[0] > 0:
+        size = _heap_push(hkeys, hnodes, 0, 0.0, origin)
+        while size > 0:
+            best, u, size = _heap_pop(hkeys, hnodes, size)
+            if done[u]:
+                continue
+            done[u] = True
+            if u != origin and not thru_ok[u]:
+                continue
+            for k in range(fs_start[u], fs_start[u + 1]):
+                a = fs_link[k]
+                if not active[a]:
+                    continue
+                v = head[a]
+                nd = best + cost[a]
+                if nd < dist[v]:
+                    dist[v] = nd
+                    pred[v] = a
+                    size = _heap_push(hkeys, hnodes, size, nd, v)
+        return
     for _ in range(n_nodes):
         u = -1
         best = _INF
@@ -184,6 +212,9 @@ def _solve(
     pred = np.empty(n_nodes, np.int64)
     done = np.empty(n_nodes, np.bool_)
     mark = np.zeros(n_links, np.int64)
+    heap_size = n_links + 1 if n_nodes > _HEAP_ABOVE else 0
+    hkeys = np.empty(heap_size)
+    hnodes = np.empty(heap_size, np.int64)
     path_buf = np.empty(L, np.int64)
     pcost = np.empty(K)
     gap = 1.0
@@ -203,7 +234,7 @@ def _solve(
         sptt = 0.0
         complete = True
         for oi in range(origins.shape[0]):
-            _dijkstra(origins[oi], n_nodes, fs_start, fs_link, head, active, thru_ok, cost, dist, pred, done)
+            _dijkstra(origins[oi], n_nodes, fs_start, fs_link, head, active, thru_ok, cost, dist, pred, done, hkeys, hnodes)
             for od in range(org_start[oi], org_start[oi + 1]):
                 dd = dist[od_dest[od]]
                 if dd >= _INF:
@@ -233,7 +264,7 @@ def _solve(
         # --- one Gauss-Seidel sweep over origins -----------------------------------------
         for oi in range(origins.shape[0]):
             o = origins[oi]
-            _dijkstra(o, n_nodes, fs_start, fs_link, head, active, thru_ok, cost, dist, pred, done)
+            _dijkstra(o, n_nodes, fs_start, fs_link, head, active, thru_ok, cost, dist, pred, done, hkeys, hnodes)
             for od in range(org_start[oi], org_start[oi + 1]):
                 dnode = od_dest[od]
                 # shortest path, destination to origin

@@ -325,3 +325,19 @@ def test_time_limit_returns_incumbent_and_gap():
     assert res.selected and res.objective < res.base_objective
     assert 0.0 < res.gap < 1.0 and res.bound < res.objective
     assert sum(inst.costs[list(res.selected)]) <= inst.budget(0.5)
+
+
+def test_design_engine_on_a_regional_network_matches_assignment():
+    # Anaheim (416 nodes) takes the binary-heap shortest paths; the general assignment agrees
+    from solvers.assignment import assign
+    from solvers.dndp_ue import Equilibrium
+
+    net = read_tntp_network(shared_file("data", "tntp", "Anaheim", "Anaheim_net.tntp"))
+    trips = read_tntp_trips(shared_file("data", "tntp", "Anaheim", "Anaheim_trips.tntp"), n_zones=net.n_zones)
+    eng = Equilibrium(n_nodes=net.n_nodes, tail=net.tail, head=net.head, free_flow_time=net.free_flow_time,
+                      b=net.b, capacity=net.capacity, power=net.power, demand=trips,
+                      first_thru_node=net.first_thru_node)
+    res = eng.solve(np.ones(len(net.tail), dtype=bool), gap=1e-6, max_iterations=5000)
+    reference = assign(net, trips, algorithm="gp", gap=1e-6)
+    assert res.gap <= 1e-6
+    assert res.tstt == pytest.approx(reference.tstt, rel=1e-5)
