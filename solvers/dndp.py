@@ -40,7 +40,9 @@ this proves optima within 0.1 % where the CPLEX methods of Rey (2020) stop at 2.
 
 Common to both: evaluations are warm-started from a neighbouring design; the incumbent and
 every design within ``1e-4`` of it are re-solved to a relative gap of ``verify_gap`` (1e-10)
-before the winner is declared, so near-ties are settled on tight equilibria; the winner's UE
+before the winner is declared, so near-ties are settled on tight equilibria (designs equal
+to within ``10 * verify_gap``, such as one with a project no route uses, go to the cheapest);
+the winner's UE
 TSTT is re-computed by :func:`solvers.assignment.assign` (path-based, cold start) as an
 independent check (``DNDPResult.verified_objective``).
 
@@ -447,6 +449,9 @@ class _Problem:
             if bits >> i & 1 and bits >> j & 1:
                 return False
         return True
+
+    def cost_of(self, bits: int) -> int:
+        return sum(int(self.int_costs[i]) for i in range(self.n) if bits >> i & 1)
 
     def extend(self, bits: int) -> int:
         """Greedily add projects (in index order) while the design stays feasible."""
@@ -889,12 +894,13 @@ def solve_dndp(
     if math.isinf(incumbent):
         raise InfeasibleError("no budget-feasible design can route the demand")
     # settle near-ties on tight equilibria
-    near = [b for b, v in evaluated.items() if v <= incumbent * (1 + 1e-4)]
-    best_bits, best_value, best_gap = inc_bits, math.inf, 1.0
-    for b in sorted(near):
-        v, g = ev.ue_value(b, gap=verify_gap)
-        if v < best_value:
-            best_bits, best_value, best_gap = b, v, g
+    near = [b for b, v in evaluated.items() if v <= incumbent * (1 + 1e-4)] or [inc_bits]
+    tight = {b: ev.ue_value(b, gap=verify_gap) for b in sorted(near)}
+    best_value = min(v for v, _ in tight.values())
+    # designs equal to the solve accuracy (a project no route uses adds nothing): the cheapest
+    tied = [b for b, (v, _) in tight.items() if v <= best_value * (1 + 10 * verify_gap)]
+    best_bits = min(tied, key=lambda b: (problem.cost_of(b), tight[b][0], b))
+    best_value, best_gap = tight[best_bits]
     base_tight, _ = ev.ue_value(0, gap=verify_gap) if 0 in ev.ue else (base_value, 0.0)
     verified = _verify(problem, best_bits, verify_gap)
     lower = min(lower, best_value)
@@ -1008,7 +1014,9 @@ def enumerate_designs(
     solves += ev.ue_solves
     for bits, v in raw.items():
         values[problem.selected(bits)] = v
-    best_bits = min(raw, key=lambda b: (raw[b], b))
+    low = min(raw.values())
+    best_bits = min((b for b, v in raw.items() if v <= low * (1 + 10 * verify_gap)),
+                    key=lambda b: (problem.cost_of(b), raw[b], b))
     return EnumerationResult(
         selected=problem.selected(best_bits),
         objective=raw[best_bits],

@@ -37,6 +37,10 @@ from solvers.dndp_ue import PackedState
 
 __all__ = ["BBOutcome", "branch_and_bound"]
 
+#: Open nodes beyond this count are queued without warm starts of their own (memory); they
+#: start from the most recent solution instead.
+_WARM_NODES = 20000
+
 
 @dataclass
 class BBOutcome:
@@ -82,6 +86,8 @@ class _Search:
         self.inc_bits = 0
         self.pruned_floor = math.inf  # smallest certified bound among pruned subtrees and designs
         self.cuts: list[tuple[int, float]] = []  # (link set as project bits, certified SO bound)
+        self.last_so: PackedState | None = None
+        self.last_ue: PackedState | None = None
         self.history: list[tuple[float, float, float]] = []
         n = problem.n
         self.excl_mask = [0] * n
@@ -177,6 +183,8 @@ class _Search:
                 complete = False
                 break
             node = heapq.heappop(heap)
+            if node.so_warm is None:
+                node.so_warm, node.ue_warm = self.last_so, self.last_ue
             thr = self.threshold()
             if node.key >= thr:
                 self.pruned_floor = min(self.pruned_floor, node.key)
@@ -190,6 +198,7 @@ class _Search:
             so_state = node.so_warm
             if free:
                 bound, so_state = self.so_test(node.bits | free, node.so_warm)
+                self.last_so = so_state or self.last_so
                 if bound >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, bound)
                     continue
@@ -201,6 +210,7 @@ class _Search:
                     self.pruned_floor = min(self.pruned_floor, own)
                 else:
                     _, ue_state = self.ue_value(node.bits, node.ue_warm or own_state)
+                    self.last_ue = ue_state or self.last_ue
                 if not free:
                     continue
             for q in qs:
@@ -208,7 +218,9 @@ class _Search:
                 child = node.bits | 1 << i
                 if self.dead(self.missing_requirements(child), q + 1):
                     continue  # a requirement can no longer be added below this child
-                heapq.heappush(heap, _Node(key, seq, child, q + 1, node.spent + int(p.int_costs[i]), so_state, ue_state))
+                warm = len(heap) < _WARM_NODES
+                heapq.heappush(heap, _Node(key, seq, child, q + 1, node.spent + int(p.int_costs[i]),
+                                           so_state if warm else None, ue_state if warm else None))
                 seq += 1
         open_floor = min((n.key for n in heap), default=math.inf)
         lower = min(self.incumbent, self.pruned_floor, open_floor)

@@ -504,7 +504,8 @@ class Equilibrium:
 
     def _unpack(self, state: PackedState):
         P, plen, h, npath = self._empty()
-        _unpack_into(state.od.astype(np.int64), state.flow, state.offsets, state.links.astype(np.int64), P, plen, h, npath)
+        _unpack_into(state.od.astype(np.int64), state.flow, state.offsets.astype(np.int64), state.links.astype(np.int64),
+                     P, plen, h, npath)
         return P, plen, h, npath
 
     @staticmethod
@@ -515,7 +516,10 @@ class Equilibrium:
         offsets = np.zeros(len(ods) + 1, dtype=np.int64)
         np.cumsum(lens, out=offsets[1:])
         mask = np.arange(P.shape[2])[None, :] < lens[:, None]
-        links = P[ods, ks][mask].astype(np.int32)
+        links = P[ods, ks][mask]
+        # branch and bound keeps thousands of these alive: the smallest integer types that fit
+        links = links.astype(np.int16 if links.size == 0 or links.max() < 2**15 else np.int32)
+        offsets = offsets.astype(np.int32) if offsets[-1] < 2**31 else offsets
         return PackedState(od=ods.astype(np.int32), flow=h[ods, ks].copy(), offsets=offsets, links=links)
 
     def solve(

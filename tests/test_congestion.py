@@ -75,3 +75,4 @@ def test_exact_road_choice_equals_enumeration_on_the_yrd(model, tmp_path):
     assert set(table.loc[table["selected_under_congestion"], "project"]) == set(result.selected)
     report = (out / "report.md").read_text()
     assert "Road projects under congestion" in report and "Braess check" in report
+    assert result.summary()["certified"] is True and "re-checked by CP-SAT" in report

@@ -70,7 +70,8 @@ class CongestionResult:
         r = self.result
         return {"selected": list(self.selected), "status": r.status, "objective_veh_h": r.objective,
                 "bound_veh_h": r.bound, "gap": r.gap, "base_veh_h": r.base_objective, "ue_solves": r.ue_solves,
-                "seconds": r.seconds, "budget_bn_cny": self.budget}
+                "so_solves": r.so_solves, "nodes": r.nodes, "certified": r.certified, "method": r.method,
+                "candidates": len(self.model.project_ids), "seconds": r.seconds, "budget_bn_cny": self.budget}
 
 
 def corridor_edges(G: nx.MultiDiGraph, centroids: list[str], extra: list[tuple], *, slowdown: float) -> set:
@@ -169,14 +170,18 @@ def solve_road_projects(
     budget: float,
     time_limit: float | None = None,
     opt_gap: float = 1e-3,
+    method: str = "bb",
 ) -> CongestionResult:
-    """Exact DNDP over the road projects; plus a Braess check of each project alone."""
+    """Exact DNDP over the road projects; plus a Braess check of each project alone.
+
+    ``method`` is passed to :func:`solvers.dndp.solve_dndp` (``"bb"`` or ``"cuts"``).
+    """
     cm = build_congestion_model(model)
     # A regional network is far larger than the research instances and its designs are many
     # near-ties: equilibria to 1e-6 throughout (the research default re-solves ties to 1e-10).
     result = dndp.solve_dndp(cm.network, cm.demand, cm.candidates, cm.costs, budget=budget, requires=cm.requires,
                              excludes=cm.excludes, time_limit=time_limit, opt_gap=opt_gap, ue_gap=UE_GAP,
-                             so_gap=1e-5, verify_gap=VERIFY_GAP)
+                             so_gap=1e-5, verify_gap=VERIFY_GAP, method=method)
     rows = []
     started = time.perf_counter()
     base = dndp.evaluate_design(cm.network, cm.demand, cm.candidates, [], gap=VERIFY_GAP)

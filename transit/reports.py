@@ -306,13 +306,16 @@ def _congestion_section(run: OptimizationRun, table: pd.DataFrame) -> str:
     cfg = run.model.config["congestion"]
     proved = "proved optimal within the 0.1 % gap" if c["status"] == "optimal" else f"NOT proved (status {c['status']})"
     braess = table[table["raises_tstt_alone"]]["project"].tolist()
+    certificate = {True: "; the bound's certificate re-checked by CP-SAT",
+                   False: "; the CP-SAT re-check of the bound did not finish"}.get(c["certified"], "")
     return f"""
 ## Road projects under congestion
 
 Exact bilevel network design (user equilibrium, BPR) over the {len(table)} road projects, same budget,
 peak hour: {', '.join(c['selected']) or 'none'}; UE total travel time {c['objective_veh_h']:,.1f}
 vehicle-hours (base network {c['base_veh_h']:,.1f}), lower bound {c['bound_veh_h']:,.1f}, gap
-{c['gap']:.2e}: {proved}; {c['ue_solves']} equilibrium solves, {c['seconds']:.0f} s.
+{c['gap']:.2e}: {proved}; {c['ue_solves']} user-equilibrium and {c['so_solves']} system-optimum solves,
+{c['nodes']} branch-and-bound nodes, {c['seconds']:.0f} s{certificate}.
 Braess check (each project alone): {', '.join(braess) or 'no project raises the total travel time'}.
 
 {_md_table(table[['project', 'kind', 'cost_bn_cny', 'selected_under_congestion', 'selected_free_flow', 'tstt_change_alone_veh_h', 'raises_tstt_alone']], '{:,.2f}')}
