@@ -37,6 +37,7 @@ import pandas as pd
 from numba import njit
 
 from networks.errors import InfeasibleError, InputError
+from solvers._heap import _heap_pop, _heap_push, _relax
 from networks.tntp import RoadNetwork
 from solvers.vdf import BPR, VolumeDelayFunction, link_eval, resolve_vdf
 
@@ -179,46 +180,6 @@ class AssignmentResult:
 
 # ====================================================================== compiled kernels
 @njit(cache=True)
-def _heap_push(keys, nodes, size, key, node):
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
-        if keys[parent] <= key:
-            break
-        keys[i] = keys[parent]
-        nodes[i] = nodes[parent]
-        i = parent
-    keys[i] = key
-    nodes[i] = node
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop(keys, nodes, size):
-    key = keys[0]
-    node = nodes[0]
-    size -= 1
-    if size > 0:
-        last_key = keys[size]
-        last_node = nodes[size]
-        i = 0
-        while True:
-            child = 2 * i + 1
-            if child >= size:
-                break
-            if child + 1 < size and keys[child + 1] < keys[child]:
-                child += 1
-            if keys[child] >= last_key:
-                break
-            keys[i] = keys[child]
-            nodes[i] = nodes[child]
-            i = child
-        keys[i] = last_key
-        nodes[i] = last_node
-    return key, node, size
-
-
-@njit(cache=True)
 def _dijkstra(origin, fs_start, fs_link, head, cost, active, dist, pred, order, settled, hkeys, hnodes):
     """Shortest-path tree from ``origin``; returns the number of settled nodes (in ``order``)."""
     for i in range(dist.size):
@@ -235,16 +196,7 @@ def _dijkstra(origin, fs_start, fs_link, head, cost, active, dist, pred, order, 
         settled[u] = True
         order[count] = u
         count += 1
-        for e in range(fs_start[u], fs_start[u + 1]):
-            a = fs_link[e]
-            if not active[a]:
-                continue
-            v = head[a]
-            nd = d + cost[a]
-            if nd < dist[v]:
-                dist[v] = nd
-                pred[v] = a
-                size = _heap_push(hkeys, hnodes, size, nd, v)
+        size = _relax(u, d, fs_start, fs_link, head, active, cost, dist, pred, hkeys, hnodes, size)
     return count
 
 

@@ -42,8 +42,7 @@ Common to both: evaluations are warm-started from a neighbouring design; the inc
 every design within ``1e-4`` of it are re-solved to a relative gap of ``verify_gap`` (1e-10)
 before the winner is declared, so near-ties are settled on tight equilibria (designs equal
 to within ``10 * verify_gap``, such as one with a project no route uses, go to the cheapest);
-the winner's UE
-TSTT is re-computed by :func:`solvers.assignment.assign` (path-based, cold start) as an
+the winner's UE TSTT is re-computed by :func:`solvers.assignment.assign` (path-based, cold start) as an
 independent check (``DNDPResult.verified_objective``).
 
 :func:`enumerate_designs` is the brute-force reference (Gray-code order, so each design is

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from solvers.assignment import _heap_pop, _heap_push
+from solvers._heap import _heap_pop, _heap_push, _relax
 
 __all__ = ["Equilibrium", "EquilibriumResult", "PackedState"]
 
@@ -90,47 +90,27 @@ def _dijkstra(origin, n_nodes, fs_start, fs_link, head, active, thru_ok, cost, d
         pred[i] = -1
         done[i] = False
     dist[origin] = 0.0
-    if hkeys.shape[0] > 0:
-        size = _heap_push(hkeys, hnodes, 0, 0.0, origin)
-        while size > 0:
+    heaped = hkeys.shape[0] > 0
+    size = _heap_push(hkeys, hnodes, 0, 0.0, origin) if heaped else 0
+    for _ in range(n_nodes if not heaped else hkeys.shape[0]):
+        if heaped:
+            if size == 0:
+                break
             best, u, size = _heap_pop(hkeys, hnodes, size)
             if done[u]:
                 continue
-            done[u] = True
-            if u != origin and not thru_ok[u]:
-                continue
-            for k in range(fs_start[u], fs_start[u + 1]):
-                a = fs_link[k]
-                if not active[a]:
-                    continue
-                v = head[a]
-                nd = best + cost[a]
-                if nd < dist[v]:
-                    dist[v] = nd
-                    pred[v] = a
-                    size = _heap_push(hkeys, hnodes, size, nd, v)
-        return
-    for _ in range(n_nodes):
-        u = -1
-        best = _INF
-        for i in range(n_nodes):
-            if not done[i] and dist[i] < best:
-                best = dist[i]
-                u = i
-        if u < 0:
-            break
+        else:
+            u = -1
+            best = _INF
+            for i in range(n_nodes):
+                if not done[i] and dist[i] < best:
+                    best = dist[i]
+                    u = i
+            if u < 0:
+                break
         done[u] = True
-        if u != origin and not thru_ok[u]:
-            continue
-        for k in range(fs_start[u], fs_start[u + 1]):
-            a = fs_link[k]
-            if not active[a]:
-                continue
-            v = head[a]
-            nd = best + cost[a]
-            if nd < dist[v]:
-                dist[v] = nd
-                pred[v] = a
+        if u == origin or thru_ok[u]:
+            size = _relax(u, best, fs_start, fs_link, head, active, cost, dist, pred, hkeys, hnodes, size)
 
 
 @njit(cache=True)
