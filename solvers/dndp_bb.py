@@ -88,7 +88,8 @@ class _Search:
         self.cuts: list[tuple[int, float]] = []  # (link set as project bits, certified SO bound)
         self.last_so: PackedState | None = None
         self.last_ue: PackedState | None = None
-        self.history: list[tuple[float, float, float]] = []
+        self.history: list[tuple[float, float, float]] = []  # (seconds, incumbent, open bound)
+        self.lower_hint = -math.inf  # smallest open bound, for the history
         n = problem.n
         self.excl_mask = [0] * n
         for i, j in problem.excludes:
