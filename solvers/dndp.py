@@ -873,7 +873,9 @@ def solve_dndp(
         # CP-SAT re-checks the tree's certificate: every feasible design evaluated or under a cut
         # the root SO bound, and the budget-aware MILP bound, hold for every feasible design
         cuts = [*outcome.cuts, (full, max(root, global_floor))]
-        cert_status, uncovered = _certify(problem, cuts, outcome.ue_values, outcome.lower, time_limit=60.0, seed=seed)
+        cert_limit = 60.0 if time_limit is None else max(5.0, min(60.0, 0.1 * time_limit))
+        cert_status, uncovered = _certify(problem, cuts, outcome.ue_values, outcome.lower, time_limit=cert_limit,
+                                          seed=seed)
         if cert_status == "FEASIBLE" or cert_status == "OPTIMAL":
             raise SolverError(f"branch-and-bound certificate check failed: design {problem.selected(uncovered)} "
                               f"is neither evaluated nor under a bound >= {outcome.lower:.6f}")
