@@ -774,7 +774,9 @@ def solve_dndp(
         modelled as a better copy of the link).  Those links stay open in the SO bounds, which
         keeps the bounds valid.
     time_limit : float, optional
-        Seconds; on expiry the incumbent and its proven gap are returned.
+        Seconds for the search; on expiry the incumbent and its proven gap are returned.  The
+        final tight re-solves of the winner and its near-ties, and (``"bb"``) the CP-SAT check
+        of the certificate (a tenth of the limit, 5 to 60 s), come on top.
     opt_gap : float
         Relative optimality gap at which to stop (1e-3 = 0.1 %).
     ue_gap, so_gap : float
