@@ -150,14 +150,16 @@ def test_exact_equals_brute_force_on_a_subset_with_dependencies(method):
     assert res.ue_solves < len(brute.values)
 
 
-def test_branch_and_bound_with_chained_requirements_equals_brute_force():
+@pytest.mark.parametrize("fraction", [0.3, 0.6])
+def test_branch_and_bound_with_chained_requirements_equals_brute_force(fraction):
     # requirements that point both ways in the search order, a chain, and exclusions
     inst, trips = _sf(4)
-    kw = dict(budget=inst.budget(0.6), requires=[(0, 3), (3, 9), (5, 2), (7, 8), (8, 1)],
+    kw = dict(budget=inst.budget(fraction), requires=[(0, 3), (3, 9), (5, 2), (7, 8), (8, 1)],
               excludes=[(1, 6), (4, 9)])
     brute = enumerate_designs(inst.network, trips, inst.candidates, inst.costs, **kw)
     for heuristics in (False, True):
         res = solve_dndp(inst.network, trips, inst.candidates, inst.costs, opt_gap=1e-6, local_search=heuristics, **kw)
+        assert res.certified is True
         assert res.status == "optimal"
         assert res.selected == brute.selected
         assert res.objective == pytest.approx(brute.objective, rel=1e-8)
