@@ -1,8 +1,9 @@
 """Best-first branch and bound over project sets for the DNDP (system-optimum bounds).
 
 Private to :mod:`solvers.dndp`.  The search tree is the set-enumeration tree of the
-candidates (sorted, most useful alone first): a node is a design ``S`` and a position; its
-subtree holds ``S`` and every feasible design that adds candidates from that position on.
+candidates (sorted by their flow in the system optimum with every candidate open, busiest
+first): a node is a design ``S`` and a position; its subtree holds ``S`` and every feasible
+design that adds candidates from that position on.
 
 Bounds.  Every design of a subtree uses only links of ``L = S + F``, where ``F`` are the
 candidates that could still join ``S`` (after the position, within the remaining budget, not
@@ -19,7 +20,11 @@ bound reaches the threshold (prune) or when the SO objective of its flows falls 
 
 Best first: the open subtree with the smallest bound is expanded next, so the smallest
 open bound is a valid global lower bound at any time (the anytime gap).  Warm starts come
-from the parent's solutions, which each node keeps until its children are expanded.
+from the parent's solutions, which each queued node keeps (beyond ``_WARM_NODES`` open nodes,
+from the latest solution instead, to bound memory).
+
+Every SO bound computed is kept as a cut ``(link set, bound)``; :func:`solvers.dndp._certify`
+has CP-SAT confirm that they and the evaluated designs cover every feasible design.
 """
 
 from __future__ import annotations
