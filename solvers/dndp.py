@@ -400,17 +400,7 @@ class _Problem:
         if np.any(~np.isfinite(dem) | (dem < 0)):
             raise InputError("demand has negative or non-finite entries")
         self.engine_demand = dem
-        self.engine = Equilibrium(
-            n_nodes=network.n_nodes,
-            tail=network.tail,
-            head=network.head,
-            free_flow_time=network.free_flow_time,
-            b=network.b,
-            capacity=network.capacity,
-            power=network.power,
-            demand=dem,
-            first_thru_node=network.first_thru_node,
-        )
+        self.engine = Equilibrium.from_network(network, dem)
         # integer costs for CP-SAT: exact when costs have few decimals, conservative otherwise
         self.cost_scale = 1
         while self.cost_scale < 10**6 and np.any(np.abs(self.costs * self.cost_scale - np.round(self.costs * self.cost_scale)) > 1e-9):

@@ -19,6 +19,7 @@ It is private to :mod:`solvers.dndp`; general traffic assignment lives in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -467,6 +468,13 @@ class Equilibrium:
         self.n_od = len(self.od_dem)
         self.max_paths = int(max_paths)
         self.max_len = self.n_nodes
+
+    @classmethod
+    def from_network(cls, network: Any, demand: np.ndarray, **kwargs: Any) -> "Equilibrium":
+        """Engine for a :class:`networks.tntp.RoadNetwork` (its BPR links and first thru node)."""
+        return cls(n_nodes=network.n_nodes, tail=network.tail, head=network.head,
+                   free_flow_time=network.free_flow_time, b=network.b, capacity=network.capacity,
+                   power=network.power, demand=demand, first_thru_node=network.first_thru_node, **kwargs)
 
     def _empty(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         # one set of work arrays per engine, reused: solves are sequential

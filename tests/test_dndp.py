@@ -205,9 +205,7 @@ def test_weighted_equilibrium_bounds_and_pruning_stops():
 
     inst, trips = _sf(1)
     net = inst.network
-    eng = Equilibrium(n_nodes=net.n_nodes, tail=net.tail, head=net.head, free_flow_time=net.free_flow_time,
-                      b=net.b, capacity=net.capacity, power=net.power, demand=trips,
-                      first_thru_node=net.first_thru_node)
+    eng = Equilibrium.from_network(net, trips)
     base = np.ones(len(net.tail), dtype=bool)
     base[inst.candidates] = False
     ue = eng.solve(base, gap=1e-9)
@@ -336,9 +334,7 @@ def test_design_engine_on_a_regional_network_matches_assignment():
 
     net = read_tntp_network(shared_file("data", "tntp", "Anaheim", "Anaheim_net.tntp"))
     trips = read_tntp_trips(shared_file("data", "tntp", "Anaheim", "Anaheim_trips.tntp"), n_zones=net.n_zones)
-    eng = Equilibrium(n_nodes=net.n_nodes, tail=net.tail, head=net.head, free_flow_time=net.free_flow_time,
-                      b=net.b, capacity=net.capacity, power=net.power, demand=trips,
-                      first_thru_node=net.first_thru_node)
+    eng = Equilibrium.from_network(net, trips)
     res = eng.solve(np.ones(len(net.tail), dtype=bool), gap=1e-6, max_iterations=5000)
     reference = assign(net, trips, algorithm="gp", gap=1e-6)
     assert res.gap <= 1e-6
