@@ -38,7 +38,7 @@ def run() -> str:
     build_base_network(config)  # make sure the cache exists
     cached, network = _best(lambda: build_base_network(config), repeats=2)
     G = network.graph
-    zones = list(network.zones["name_en"])
+    zones = list(network.zones["zone"])
     origins = [zone_node(z, "o") for z in zones]
     destinations = [zone_node(z, "d") for z in zones]
 

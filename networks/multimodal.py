@@ -39,6 +39,7 @@ class AccessParameters:
     station_radius_km: float = 35.0
     road_connectors: int = 3
     road_max_snap_km: float = 10.0
+    city_stations: bool = True  # also link every station of the zone's city, whatever the distance
 
 
 def zone_node(name: str, role: str) -> str:
@@ -63,6 +64,7 @@ def compose_multimodal(
     zones: pd.DataFrame | None = None,
     *,
     params: AccessParameters | None = None,
+    key: str = "name_en",
 ) -> nx.MultiDiGraph:
     """Compose road and rail graphs with zone connectors into one ``MultiDiGraph``.
 
@@ -73,9 +75,14 @@ def compose_multimodal(
         ids must not collide between the two. Rail station nodes have ``station=True`` and
         optionally ``city``.
     zones
-        One row per zone with columns ``name_en``, ``lon``, ``lat`` (None: no zones).
+        One row per zone with columns ``key``, ``lon``, ``lat`` and optionally ``city``
+        (None: no zones).
     params
-        Access times and radii.
+        Access times and radii.  A zone reaches every station within
+        ``station_radius_km`` (and, with ``city_stations``, every station of its city); a zone
+        with no station in reach gets the nearest one, so every zone reaches the rail network.
+    key
+        Column holding the zone id used in the zone nodes.
 
     Returns
     -------
@@ -101,27 +108,38 @@ def compose_multimodal(
         return G
     stations = [n for n, s in rail.nodes(data="station") if s] if rail is not None else []
     station_index = NearestNodes(rail, stations) if stations else None
-    road_index = NearestNodes(road) if road is not None and road.number_of_nodes() else None
+    road_index = None
+    if road is not None and road.number_of_nodes():
+        # Connect zones to the main road network only: an island of the data (a ferry-only
+        # island, a road whose link the extract lacks) would leave a zone unreachable by road.
+        main = max(nx.strongly_connected_components(road), key=len)
+        road_index = NearestNodes(road, sorted(main, key=str))
     kph = params.local_kph
-    for zone in zones.itertuples(index=False):
-        name, lon, lat = zone.name_en, float(zone.lon), float(zone.lat)
+    if key not in zones.columns:
+        raise InputError(f"zones: no column {key!r}; expected zone ids there")
+    for zone in zones.to_dict("records"):
+        name, lon, lat = zone[key], float(zone["lon"]), float(zone["lat"])
+        city = zone.get("city", name)
         origin, destination = zone_node(name, "o"), zone_node(name, "d")
         G.add_node(origin, x=lon, y=lat, zone=name, role="origin")
         G.add_node(destination, x=lon, y=lat, zone=name, role="destination")
         G.graph["zones"].append(name)
         if road_index is not None:
-            for node, km in road_index.nearest(lon, lat, k=params.road_connectors):
-                if km > params.road_max_snap_km:
-                    continue
+            nearest = road_index.nearest(lon, lat, k=params.road_connectors)
+            # Connectors within the snap distance; a zone with none gets its nearest road node.
+            nearest = [(node, km) for node, km in nearest if km <= params.road_max_snap_km] or nearest[:1]
+            for node, km in nearest:
                 minutes = params.road_terminal_min + km / kph * 60.0
                 attrs = {"mode": "connector", "length": km * 1000.0, "travel_time": minutes * 60.0,
                          "access_time": minutes * 60.0}
                 G.add_edge(origin, node, **attrs)
                 G.add_edge(node, destination, **attrs)
         if station_index is not None:
-            serving = {
-                node for node, _ in station_index.within(lon, lat, params.station_radius_km)
-            } | {n for n in stations if rail.nodes[n].get("city") == name}
+            serving = {node for node, _ in station_index.within(lon, lat, params.station_radius_km)}
+            if params.city_stations:
+                serving |= {n for n in stations if rail.nodes[n].get("city") == city}
+            if not serving:  # no station in reach: the nearest one, whatever its distance
+                serving = {node for node, _ in station_index.nearest(lon, lat)}
             for node in serving:
                 data = rail.nodes[node]
                 km = float(haversine_km(lon, lat, data["x"], data["y"]))

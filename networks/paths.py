@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from networks.errors import InputError
 
-__all__ = ["CompiledGraph", "shortest_path_lengths", "skim"]
+__all__ = ["CompiledGraph", "shortest_path_lengths", "skim", "path_sums", "min_csr"]
 
 Weight = str | Callable[[Hashable, Hashable, dict[str, Any]], float | None]
 
@@ -52,7 +52,7 @@ def _edge_weights(graph: nx.DiGraph, weight: Weight) -> tuple[np.ndarray, np.nda
     return np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64), np.asarray(values), nodes
 
 
-def _min_csr(n: int, tails: np.ndarray, heads: np.ndarray, values: np.ndarray) -> csr_array:
+def min_csr(n: int, tails: np.ndarray, heads: np.ndarray, values: np.ndarray) -> csr_array:
     """CSR matrix keeping the smallest of parallel edges (SciPy would sum duplicates)."""
     if len(values) == 0:
         return csr_array((n, n))
@@ -84,7 +84,7 @@ class CompiledGraph:
         tails, heads, values, nodes = _edge_weights(graph, weight)
         self.nodes: list[Hashable] = nodes
         self.index: dict[Hashable, int] = {node: i for i, node in enumerate(nodes)}
-        self.matrix = _min_csr(len(nodes), tails, heads, values)
+        self.matrix = min_csr(len(nodes), tails, heads, values)
 
     @classmethod
     def from_arrays(
@@ -98,7 +98,7 @@ class CompiledGraph:
         self = cls.__new__(cls)
         self.nodes = list(range(n_nodes))
         self.index = {i: i for i in range(n_nodes)}
-        self.matrix = _min_csr(
+        self.matrix = min_csr(
             n_nodes, np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64), np.asarray(weights, float)
         )
         return self
@@ -167,3 +167,65 @@ def skim(
     compiled = graph if isinstance(graph, CompiledGraph) else CompiledGraph(graph, weight=weight)
     destinations = list(zones if destinations is None else destinations)
     return pd.DataFrame(compiled.lengths(zones, destinations), index=list(zones), columns=destinations)
+
+
+def path_sums(
+    n_nodes: int,
+    tails: np.ndarray,
+    heads: np.ndarray,
+    cost: np.ndarray,
+    attrs: Sequence[np.ndarray],
+    sources: np.ndarray,
+    targets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest-path costs and, along the same paths, the sums of other arc attributes.
+
+    Parameters
+    ----------
+    n_nodes, tails, heads, cost
+        Arcs over nodes ``0 .. n_nodes - 1`` with their costs (the path criterion); of parallel
+        arcs the cheapest counts (its attributes too).
+    attrs
+        Per-arc attributes to add up along each shortest path (e.g. time, distance, fare).
+    sources, targets
+        Node positions.
+
+    Returns
+    -------
+    (cost, sums)
+        ``cost``: shape ``(len(sources), len(targets))`` (``inf`` if unreachable); ``sums``:
+        shape ``(len(attrs), len(sources), len(targets))`` (0 where unreachable).  The sums use
+        one shortest path per pair (SciPy's Dijkstra tree), accumulated by a compiled pass over
+        the tree in order of cost.
+    """
+    tails = np.asarray(tails, dtype=np.int64)
+    heads = np.asarray(heads, dtype=np.int64)
+    cost = np.asarray(cost, dtype=float)
+    values = np.vstack([np.asarray(a, dtype=float) for a in attrs]) if len(attrs) else np.zeros((0, len(cost)))
+    order = np.lexsort((cost, heads, tails))
+    tails, heads, cost, values = tails[order], heads[order], cost[order], values[:, order]
+    first = np.ones(len(cost), dtype=bool)
+    first[1:] = (tails[1:] != tails[:-1]) | (heads[1:] != heads[:-1])
+    tails, heads, cost, values = tails[first], heads[first], cost[first], values[:, first]
+    indptr = np.searchsorted(tails, np.arange(n_nodes + 1)).astype(np.int64)
+    matrix = csr_array((np.where(cost == 0, 1e-12, cost), heads, indptr), shape=(n_nodes, n_nodes))
+    sources = np.asarray(sources, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    out_cost = np.empty((len(sources), len(targets)))
+    out_sums = np.zeros((values.shape[0], len(sources), len(targets)))
+    for start in range(0, len(sources), 64):  # bounded memory: 64 trees at a time
+        src = sources[start:start + 64]
+        dist, pred = dijkstra(matrix, directed=True, indices=src, return_predecessors=True)
+        dist = np.atleast_2d(dist)
+        pred = np.atleast_2d(pred).astype(np.int64)
+        out_cost[start:start + len(src)] = dist[:, targets]
+        if values.shape[0]:
+            out_sums[:, start:start + len(src)] = _tree_sums(dist, pred, indptr, heads, values, targets)
+    return out_cost, out_sums
+
+
+def _tree_sums(dist: np.ndarray, pred: np.ndarray, indptr: np.ndarray, heads: np.ndarray, values: np.ndarray,
+               targets: np.ndarray) -> np.ndarray:
+    from networks._tree import tree_sums
+
+    return tree_sums(dist, pred, indptr, heads, values, targets)

@@ -21,8 +21,8 @@ def model():
 def test_congestion_model_is_the_stated_one(model):
     cm = build_congestion_model(model)
     cfg = model.config["congestion"]
-    trips = model.demand["demand"].sum()
-    assert cm.demand.sum() == pytest.approx(trips * cfg["road_share"] * cfg["peak_hour_share"] / cfg["occupancy"])
+    car = float(np.dot(model.demand["demand"], model.base_skim().shares[:, 1]))
+    assert cm.demand.sum() == pytest.approx(car * cfg["peak_hour_share"] / model.config["mode_choice"]["car_occupancy"])
     road_projects = [m for m in model.mapped if m.project.mode == "road"]
     assert cm.project_ids == [m.project.id for m in road_projects]
     usable = 1 - cfg["background_share"]

@@ -341,7 +341,11 @@ def test_cli_both_composes_multimodal_with_zones(tmp_path: Path, capsys: pytest.
     summary = json.loads(capsys.readouterr().out)
     multimodal = summary["multimodal"]
     assert multimodal["mode"] == "multimodal"
-    assert multimodal["edges"] == summary["road"]["edges"] + summary["rail"]["edges"] + multimodal["edges_by_mode"]["access"]
-    assert multimodal["edges_by_mode"]["access"] > 0  # zone <-> station links from the lead's composition
+    by_mode = multimodal["edges_by_mode"]
+    assert multimodal["edges"] == (summary["road"]["edges"] + summary["rail"]["edges"] + by_mode["access"]
+                                   + by_mode.get("connector", 0))
+    assert by_mode["access"] > 0  # zone <-> station links from the lead's composition
+    # a zone beyond the snap distance still reaches the road network, by its nearest node
+    assert by_mode.get("connector", 0) == 2
     layers = {name for name, _ in pyogrio.list_layers(out)}
     assert {"road_edges", "rail_edges", "multimodal_nodes", "multimodal_edges"} <= layers

@@ -43,6 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="also choose the road projects under congestion (exact bilevel DNDP, user equilibrium)")
     parser.add_argument("--congestion-time-limit", type=float, metavar="S",
                         help="seconds for the congestion search; then the incumbent and its gap")
+    parser.add_argument("--od", metavar="FILE",
+                        help="OD matrix (CSV long format or OMX; total or by mode; zone or city level) "
+                             "instead of the fitted gravity model")
+    parser.add_argument("--zones", choices=("county", "city"),
+                        help="zone system: county (163 zones, default) or city (the 19 cities)")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the embedded network clip")
     parser.set_defaults(func=run)
 
@@ -59,16 +64,18 @@ def run(args: argparse.Namespace) -> int:
         overrides["demand__growth"] = args.growth
     if args.pairs is not None:
         overrides["objective__pairs"] = args.pairs
+    if args.zones is not None:
+        overrides["zones__level"] = args.zones
     config = load_config(args.config, **overrides)
     run_ = run_optimization(config, budget=args.budget, member_caps=dict(args.member_cap),
                             ladder_steps=args.ladder_steps, time_limit=args.time_limit,
                             projects_path=args.projects, axes_path=args.axes, exclude_projects=tuple(args.exclude_project),
                             use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network,
-                            congestion=args.congestion, congestion_time_limit=args.congestion_time_limit)
+                            congestion=args.congestion, congestion_time_limit=args.congestion_time_limit, od=args.od)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")
-    print(f"objective {r.objective:,.0f} trip-min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
+    print(f"objective {r.objective:,.0f} generalized min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
           f"gap {r.gap:.2e}); outputs in {out}")
     if run_.congestion is not None:
         c = run_.congestion.summary()

@@ -43,9 +43,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CatalogueError(f"{path}: not valid JSON ({exc})") from None
 
 
-def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
+def _read_csv(path: Path, required: list[str], **read_options: Any) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, **read_options)
     except FileNotFoundError:
         raise CatalogueError(f"{path}: file not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

@@ -66,8 +66,11 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> dict[str, A
 def _validate(config: dict[str, Any]) -> None:
     for section, values in config.items():
         for key, value in values.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-                raise InputError(f"config {section}.{key} = {value}: expected a value >= 0")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise InputError(f"config {section}.{key} = {value}: expected a finite number")
+                if value < 0 and (section, key) not in SIGNED:
+                    raise InputError(f"config {section}.{key} = {value}: expected a value >= 0")
     for section, key in POSITIVE:
         if not config[section][key] > 0:
             raise InputError(f"config {section}.{key} = {config[section][key]}: expected a value > 0")
@@ -78,6 +81,13 @@ def _validate(config: dict[str, Any]) -> None:
     if not config["congestion"]["background_share"] < 1:
         raise InputError(f"config congestion.background_share = {config['congestion']['background_share']}: "
                          "expected a share below 1 (some capacity must be left for the modelled trips)")
+    if config["zones"]["level"] not in ("county", "city"):
+        raise InputError(f"config zones.level = {config['zones']['level']!r}: expected 'county' or 'city'")
+    if config["mode_choice"]["nest"] not in ("none", "road"):
+        raise InputError(f"config mode_choice.nest = {config['mode_choice']['nest']!r}: expected 'none' or 'road'")
+    if not config["mode_choice"]["road_nest_mu"] <= 1:
+        raise InputError(f"config mode_choice.road_nest_mu = {config['mode_choice']['road_nest_mu']}: "
+                         "expected a value in (0, 1]")
     if config["objective"]["pairs"] not in ("axes", "all"):
         raise InputError(f"config objective.pairs = {config['objective']['pairs']!r}: expected 'axes' or 'all'")
     bbox = config["network"]["bbox"]
@@ -87,9 +97,13 @@ def _validate(config: dict[str, Any]) -> None:
 
 POSITIVE = [("rail", "conventional_kph"), ("rail", "speed_factor"), ("rail", "added_length_factor"),
             ("rail", "hsr_length_factor"), ("rail", "max_detour"), ("road", "expressway_kph"), ("road", "other_kph"),
-            ("access", "local_kph"), ("demand", "total_trips"), ("demand", "min_distance_km"),
-            ("congestion", "occupancy"), ("congestion", "corridor_slowdown")]
+            ("access", "local_kph"), ("demand", "scale"), ("demand", "min_distance_km"), ("demand", "alpha"),
+            ("mode_choice", "value_of_time_cny_per_h"), ("mode_choice", "theta"), ("mode_choice", "car_occupancy"),
+            ("mode_choice", "coach_time_factor"), ("mode_choice", "out_of_vehicle_weight"),
+            ("mode_choice", "road_nest_mu"),
+            ("congestion", "corridor_slowdown")]
 INTEGERS = [("access", "road_connectors")]
+SIGNED = {("mode_choice", "asc_car"), ("mode_choice", "asc_coach")}  # constants may be negative
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -9,7 +9,9 @@ user-equilibrium total system travel time (vehicle-hours in the peak hour).
 
 Stated assumptions (``[congestion]`` of the configuration):
 
-- vehicles per peak hour = daily trips x ``road_share`` x ``peak_hour_share`` / ``occupancy``;
+- the equilibrium runs between city centroids (each city's centroid joins the road network by
+  the connectors of all its zones): vehicles per peak hour = the city pair's daily car trips of
+  the base mode choice x ``peak_hour_share`` / ``mode_choice.car_occupancy``;
 - the modelled intercity trips share the roads with traffic the model does not carry
   (freight, local and other trips): they get ``1 - background_share`` of each road's
   capacity;
@@ -75,14 +77,23 @@ class CongestionResult:
 
 
 def corridor_edges(G: nx.MultiDiGraph, centroids: list[str], extra: list[tuple], *, slowdown: float) -> set:
-    """Road edges on a fastest centroid-to-centroid path in any of the corridor cases."""
+    """Road edges on a fastest centroid-to-centroid path in any of the corridor cases.
+
+    Paths never pass through a centroid (trips enter the road network at their origin and leave
+    it at their destination): arcs into a centroid go to a separate arrival node.
+    """
     keep: set = set()
+    is_centroid = set(centroids)
+
+    def arrive(node: Any) -> Any:
+        return ("arrive", node) if node in is_centroid else node
+
     for with_projects in (False, True):
         for factor in (1.0, slowdown):
             H = nx.MultiDiGraph()
             for u, v, k, d in G.edges(keys=True, data=True):
                 slow = factor if d.get("expressway") else 1.0
-                H.add_edge(u, v, k, travel_time=d["travel_time"] * slow)
+                H.add_edge(u, arrive(v), k, travel_time=d["travel_time"] * slow)
             if with_projects:
                 for u, v, d in extra:
                     H.add_edge(u, v, travel_time=d["travel_time"] * (factor if d.get("expressway") else 1.0))
@@ -92,9 +103,20 @@ def corridor_edges(G: nx.MultiDiGraph, centroids: list[str], extra: list[tuple],
                 for target in centroids:
                     if target == origin:
                         continue
-                    walk = compiled.walk(pred, origin, target)
+                    walk = compiled.walk(pred, origin, ("arrive", target))
+                    walk[-1] = target
                     keep.update(zip(walk, walk[1:]))
     return keep
+
+
+def car_trips(model: YRDModel) -> np.ndarray:
+    """Daily car person trips between the model's cities (base network mode choice), city x city."""
+    cities = model.cities
+    skim = model.base_skim()
+    car = model.demand["demand"].to_numpy(float) * skim.shares[:, 1]
+    frame = pd.DataFrame({"o": model.demand["origin_city"], "d": model.demand["destination_city"], "t": car})
+    table = frame.groupby(["o", "d"])["t"].sum().unstack().reindex(index=cities, columns=cities)
+    return table.fillna(0.0).to_numpy()
 
 
 def build_congestion_model(model: YRDModel) -> CongestionModel:
@@ -106,11 +128,13 @@ def build_congestion_model(model: YRDModel) -> CongestionModel:
     for u, v, data in model.network.road.edges(data=True):
         full.add_edge(u, v, travel_time=data["travel_time"], length=data["length"],
                       capacity=data["capacity"] * usable, expressway=data["speed_kph"] >= expressway)
-    zones = model.zones
-    centroids = [f"centroid:{z}" for z in zones]
-    for z, c in zip(zones, centroids):
+    zones = model.cities
+    centroids = [f"centroid:{c}" for c in zones]
+    city_of = dict(zip(model.network.zones["zone"], model.network.zones["city"]))
+    for z, city in city_of.items():
+        c = f"centroid:{city}"
         for _, node, data in model.network.graph.out_edges(zone_node(z, "o"), data=True):
-            if data["mode"] == "connector":
+            if data["mode"] == "connector" and not full.has_edge(c, node):
                 attrs = {"travel_time": data["travel_time"], "length": data["length"], "capacity": 1e9, "bpr_b": 0.0}
                 full.add_edge(c, node, **attrs)
                 full.add_edge(node, c, **attrs)
@@ -156,9 +180,7 @@ def build_congestion_model(model: YRDModel) -> CongestionModel:
                                  "the congestion mode chooses road projects only")
             requires.append((position[pid], position[other]))
         excludes += [(position[pid], position[o]) for o in project.excludes if o in position and position[pid] < position[o]]
-    trips = model.demand.pivot(index="origin", columns="destination", values="demand").reindex(
-        index=zones, columns=zones).fillna(0.0).to_numpy()
-    vehicles = trips * cfg["road_share"] * cfg["peak_hour_share"] / cfg["occupancy"]
+    vehicles = car_trips(model) * cfg["peak_hour_share"] / model.config["mode_choice"]["car_occupancy"]
     costs = np.array([model.project(pid).cost_bn_cny for pid in project_ids])
     return CongestionModel(network=network, demand=vehicles, project_ids=project_ids, candidates=candidates,
                            costs=costs, requires=requires, excludes=excludes)

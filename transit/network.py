@@ -10,7 +10,8 @@
   Untagged edges get the lanes and lane capacities of the OSM defaults
   (:mod:`networks.osm_tags`) for their class: expressways as ``motorway``, others as
   ``primary``, so the road model can be assigned under congestion.
-* Zones (``data/cities.csv``) connect to both by access links (``networks.multimodal``).
+* Zones (``data/zones.csv``, county level; or the 19 cities) connect to both by access links
+  (``networks.multimodal``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from networks.conflate import CatalogueLine, Stop, conflate_lines
 from networks.embedded import embedded_graph
 from networks.geometry import travel_time_s
 from networks.multimodal import AccessParameters, compose_multimodal
+from networks.errors import CatalogueError
 from transit.catalogue import load_cities, load_expressways, load_rail_lines
+from transit.model.zones import zones_for
 
 __all__ = ["BaseNetwork", "RAIL_NODE_OFFSET", "access_parameters", "build_base_network"]
 
@@ -62,6 +65,7 @@ def access_parameters(config: dict[str, Any]) -> AccessParameters:
         rail_egress_min=access["rail_egress_min"], stop_penalty_min=config["rail"]["stop_penalty_min"],
         road_terminal_min=access["road_terminal_min"], station_radius_km=access["station_radius_km"],
         road_connectors=int(access["road_connectors"]), road_max_snap_km=config["road"]["max_snap_km"],
+        city_stations=config.get("zones", {}).get("level", "county") == "city",
     )
 
 
@@ -77,6 +81,19 @@ def rail_catalogue_lines(lines: list[dict[str, Any]], *, speed_factor: float, st
     return out
 
 
+def add_stop_allowance(rail: nx.MultiDiGraph, minutes_per_km: float) -> None:
+    """Add the intermediate-stop allowance (minutes per km) to every rail edge's time, in place.
+
+    The fastest trains stop more often on longer trips; a per-km allowance, calibrated with the
+    speed factor and the stop penalty, carries that (transfers and platform links excepted).
+    """
+    if minutes_per_km <= 0:
+        return
+    for _, _, data in rail.edges(data=True):
+        if data.get("mode", "rail") == "rail" and data.get("link") != "transfer":
+            data["travel_time"] += 60.0 * minutes_per_km * data["length"] / 1000.0
+
+
 def build_rail(config: dict[str, Any], *, use_cache: bool = True) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
     rail_cfg = config["rail"]
     rail = embedded_graph("railways", bbox=tuple(config["network"]["bbox"]), mode="rail",
@@ -89,6 +106,7 @@ def build_rail(config: dict[str, Any], *, use_cache: bool = True) -> tuple[nx.Mu
         max_snap_km=rail_cfg["max_snap_km"], max_detour=rail_cfg["max_detour"],
         added_length_factor=rail_cfg["added_length_factor"],
     )
+    add_stop_allowance(rail, rail_cfg["stop_allowance_min_per_km"])
     city_of = {s["name_en"]: s.get("city") for line in lines for s in line["stations"]}
     for node, name in rail.nodes(data="name"):
         if name is not None and city_of.get(name):
@@ -144,6 +162,18 @@ def osm_graphs(path: str, network: str, config: dict[str, Any], *, use_cache: bo
     return graphs
 
 
+def check_stations_on_lines(rail: nx.MultiDiGraph) -> None:
+    """Every catalogued station must lie on a line: a station left without rail edges is an error.
+
+    A station farther than ``rail.max_snap_km`` from the track, with no catalogued segment to a
+    neighbour, would stand alone and silently serve no trip.
+    """
+    for node, data in rail.nodes(data=True):
+        if data.get("station") and rail.degree(node) == 0:
+            raise CatalogueError(f"data/rail_lines.json: station {data.get('name', node)!r} has no line: it is not "
+                                 "joined to any track (check its coordinates and the lines that list it)")
+
+
 def build_base_network(
     config: dict[str, Any],
     *,
@@ -158,6 +188,7 @@ def build_base_network(
     the embedded default.
     """
     cities = load_cities()
+    zones = zones_for(config, cities)
     replaced = osm_graphs(osm, osm_network, config, use_cache=use_cache) if osm else {}
     empty = pd.DataFrame(columns=["line", "from", "to", "geodesic_km", "graph_km", "length_km", "status"])
     if "rail" in replaced:
@@ -168,9 +199,11 @@ def build_base_network(
         road, road_report = replaced["road"], empty
     else:
         road, road_report = build_road(config, cities, use_cache=use_cache)
-    graph = compose_multimodal(road, rail, cities.reset_index(drop=True), params=access_parameters(config))
+    if "rail" not in replaced:
+        check_stations_on_lines(rail)
+    graph = compose_multimodal(road, rail, zones, params=access_parameters(config), key="zone")
     source = "embedded"
     if replaced:
         source = f"{' and '.join(sorted(replaced))} from the OSM file {osm} ((c) OpenStreetMap contributors, ODbL)"
-    return BaseNetwork(graph=graph, road=road, rail=rail, zones=cities, rail_report=rail_report,
+    return BaseNetwork(graph=graph, road=road, rail=rail, zones=zones, rail_report=rail_report,
                        road_report=road_report, source=source)

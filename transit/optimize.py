@@ -11,7 +11,9 @@ import pandas as pd
 
 from networks.errors import InputError
 from solvers import selection
+from solvers.selection.markets import MarketEvaluator, market_budget_ladder
 from transit.model import DesignSkim, YRDModel, build_model
+from transit.model.mode_choice import MODES
 
 __all__ = ["OptimizationRun", "run_optimization", "budget_steps", "priorities_table", "axes_table", "pairs_table"]
 
@@ -25,6 +27,8 @@ class OptimizationRun:
     result: selection.SelectionResult
     skim_base: DesignSkim
     skim_opt: DesignSkim
+    fastest_base: pd.DataFrame | None = None  # fastest station-to-station rail per city pair
+    fastest_opt: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     congestion: Any = None  # transit.congestion.CongestionResult with --congestion
 
@@ -56,6 +60,7 @@ def run_optimization(
     model: YRDModel | None = None,
     congestion: bool = False,
     congestion_time_limit: float | None = None,
+    od: str | None = None,
 ) -> OptimizationRun:
     """Build the model (unless given), run the exact optimiser along the budget ladder.
 
@@ -69,7 +74,7 @@ def run_optimization(
     if model is None:
         model = build_model(config, projects_path=projects_path, axes_path=axes_path,
                             exclude_projects=exclude_projects, use_cache=use_cache, osm=osm,
-                            osm_network=osm_network)
+                            osm_network=osm_network, od=od)
     timings["build_model_s"] = time.perf_counter() - started
     caps = dict(member_caps or {})
     known_members = {m.id for m in model.members} | {p.lead_member for p in model.projects}
@@ -78,13 +83,15 @@ def run_optimization(
         raise InputError(f"member cap for unknown member(s) {unknown}; expected among {sorted(known_members)}")
     started = time.perf_counter()
     budgets = budget_steps(budget, ladder_steps) if budget > 0 else [0.0]
-    ladder = selection.budget_ladder(model.arrays, model.candidates, model.od, budgets, member_caps=caps or None,
-                                     time_limit=time_limit)
+    ladder = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
+                                  member_caps=caps or None, time_limit=time_limit)
     timings["optimise_s"] = time.perf_counter() - started
     result = ladder.results[-1]
     started = time.perf_counter()
-    skim_base = model.skim(())
+    skim_base = model.base_skim()
     skim_opt = model.skim(result.selected)
+    fastest_base = model.fastest_rail(())
+    fastest_opt = model.fastest_rail(result.selected)
     timings["skims_s"] = time.perf_counter() - started
     congested = None
     if congestion:
@@ -94,16 +101,27 @@ def run_optimization(
         congested = solve_road_projects(model, budget=budget, time_limit=congestion_time_limit)
         timings["congestion_s"] = time.perf_counter() - started
     return OptimizationRun(model=model, budget=float(budget), member_caps=caps, ladder=ladder, result=result,
-                           skim_base=skim_base, skim_opt=skim_opt, timings=timings, congestion=congested)
+                           skim_base=skim_base, skim_opt=skim_opt, fastest_base=fastest_base, fastest_opt=fastest_opt,
+                           timings=timings, congestion=congested)
+
+
+def objective_of(model: YRDModel, selected: list[str] | tuple[str, ...]) -> float:
+    """Exact objective of a design: daily demand x composite generalized cost over the markets."""
+    evaluator = getattr(model, "_evaluator", None)
+    if evaluator is None:
+        evaluator = MarketEvaluator(model.selection_layers, model.candidates, model.markets)
+        model._evaluator = evaluator
+    return evaluator.evaluate(selected).objective
 
 
 def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     """Ranked projects: the optimal set at the budget in order of entry along the ladder.
 
-    ``marginal_saving_min`` is what the objective loses (trip-minutes per day) if the
-    project is removed from the optimal set at the full budget, together with the selected
-    projects that require it (they cannot stay without it); projects that were optimal
-    at a lower budget but not at the full one are listed after, marked ``in_optimal_set=no``.
+    ``marginal_saving_min`` is what the objective loses (generalized minutes per day: the
+    logsum benefit) if the project is removed from the optimal set at the full budget, together
+    with the selected projects that require it (they cannot stay without it); projects that
+    were optimal at a lower budget but not at the full one are listed after, marked
+    ``in_optimal_set=no``.
     """
     model = run.model
     selected = set(run.selected)
@@ -113,7 +131,7 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
         if entry.id in selected:
             dropped = _with_dependents(entry.id, run.selected, model)
             rest = [p for p in run.selected if p not in dropped]
-            without = selection.evaluate_design(model.arrays, model.candidates, model.od, rest).objective
+            without = run.ladder.objective_of(rest) if run.ladder.objective_of else objective_of(model, rest)
             saving = without - run.result.objective
         else:
             saving = float("nan")
@@ -143,49 +161,118 @@ def _with_dependents(pid: str, selected: tuple[str, ...], model: YRDModel) -> se
         dropped |= more
 
 
-def pairs_table(run: OptimizationRun) -> pd.DataFrame:
-    """Every ordered zone pair: demand and rail, road and best times before and after.
+def unvalued_table(run: OptimizationRun) -> pd.DataFrame:
+    """Candidates that save nothing at any budget of the ladder, with the reason."""
+    model = run.model
+    chosen = {pid for r in run.ladder.results for pid in r.selected}
+    rows = [{"project": pid, "reason": why} for pid, why in model.unvalued.items()]
+    top = run.ladder.results[-1]
+    saving_somewhere = set(top.stats.get("projects_saving_somewhere", [p.id for p in model.candidates]))
+    for p in model.candidates:
+        if p.id in chosen or p.id in model.unvalued:
+            continue
+        if p.cost > top.budget:
+            rows.append({"project": p.id, "reason": f"costs {p.cost:g} bn CNY, above the budget of {top.budget:g}"})
+            continue
+        if p.id not in saving_somewhere:
+            rows.append({"project": p.id, "reason": "saves nothing on the objective markets: no zone pair of the "
+                         "axes or the bay link gets a cheaper trip with it, alone or with other projects"})
+        else:
+            rows.append({"project": p.id, "reason": "saves something, but other projects save more for the money "
+                         "at every budget of the ladder"})
+    return pd.DataFrame(rows, columns=["project", "reason"])
 
-    ``rail_min_*`` is station to station (dwell and stop penalties included),
-    ``rail_door_min_*`` the same trip door to door; ``road_min_*`` and ``best_min_*`` are
-    door to door. Pairs without rail have empty rail columns.
+
+def _weighted(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = np.isfinite(values) & (weights > 0)
+    return float(np.dot(values[ok], weights[ok]) / weights[ok].sum()) if ok.any() else float("nan")
+
+
+def zone_pairs_table(run: OptimizationRun, *, objective_only: bool = True) -> pd.DataFrame:
+    """Every zone pair of the objective (or all intercity pairs): times, costs and shares."""
+    model = run.model
+    rows = model.market_rows if objective_only else np.arange(len(model.demand))
+    out = model.demand.iloc[rows][["origin", "destination", "origin_city", "destination_city", "demand"]].copy()
+    for tag, skim in (("base", run.skim_base), ("opt", run.skim_opt)):
+        for m, mode in enumerate(MODES):
+            out[f"{mode}_door_min_{tag}"] = skim.time[rows, m]
+        out[f"rail_station_min_{tag}"] = skim.rail_station[rows]
+        for m, mode in enumerate(MODES):
+            out[f"share_{mode}_{tag}"] = skim.shares[rows, m]
+        out[f"gc_min_{tag}"] = skim.composite[rows]
+    return out.replace([np.inf, -np.inf], np.nan).reset_index(drop=True)
+
+
+def pairs_table(run: OptimizationRun) -> pd.DataFrame:
+    """Every ordered city pair: demand, fastest rail, door-to-door times and mode shares, before and after.
+
+    ``rail_fastest_min_*``: the fastest station-to-station time between any stations of the
+    two cities, as a timetable shows it, between the stations named in
+    ``rail_fastest_stations_*``.  ``rail_door_min_*``, ``road_min_*`` (car) and
+    ``coach_min_*``: door-to-door times demand-weighted over the zone pairs of the two cities;
+    ``best_min_*``: the demand-weighted fastest mode; ``share_*``: logit mode shares
+    (demand-weighted); ``gc_min_*``: the composite generalized cost (minutes).
     """
-    demand = run.model.demand.set_index(["origin", "destination"])["demand"]
+    model = run.model
+    demand = model.demand
+    w = demand["demand"].to_numpy(float)
+    groups = demand.groupby(["origin_city", "destination_city"], sort=False).indices
+    fastest = {}
+    for tag, table in (("base", run.fastest_base), ("opt", run.fastest_opt)):
+        if table is not None:
+            fastest[tag] = table.set_index(["origin_city", "destination_city"])
     rows = []
-    for (o, d), value in demand.items():
-        rows.append({
-            "origin": o, "destination": d, "demand": value,
-            "rail_min_base": run.skim_base.rail.at[o, d], "road_min_base": run.skim_base.road.at[o, d],
-            "best_min_base": run.skim_base.best.at[o, d],
-            "rail_min_opt": run.skim_opt.rail.at[o, d], "road_min_opt": run.skim_opt.road.at[o, d],
-            "best_min_opt": run.skim_opt.best.at[o, d],
-            "rail_door_min_base": run.skim_base.rail_door.at[o, d],
-            "rail_door_min_opt": run.skim_opt.rail_door.at[o, d],
-        })
+    for (a, b), idx in groups.items():
+        row: dict[str, Any] = {"origin": a, "destination": b, "demand": float(w[idx].sum())}
+        for tag, skim in (("base", run.skim_base), ("opt", run.skim_opt)):
+            hit = fastest[tag].loc[(a, b)] if tag in fastest and (a, b) in fastest[tag].index else None
+            row[f"rail_fastest_min_{tag}"] = float(hit["rail_fastest_min"]) if hit is not None else np.nan
+            row[f"rail_fastest_stations_{tag}"] = (f"{hit['from_station']} - {hit['to_station']}"
+                                                    if hit is not None and hit["from_station"] else "")
+            row[f"rail_door_min_{tag}"] = _weighted(skim.time[idx, 0], w[idx])
+            row[f"road_min_{tag}"] = _weighted(skim.time[idx, 1], w[idx])
+            row[f"coach_min_{tag}"] = _weighted(skim.time[idx, 2], w[idx])
+            row[f"best_min_{tag}"] = _weighted(np.min(skim.time[idx], axis=1), w[idx])
+            for m, mode in enumerate(MODES):
+                row[f"share_{mode}_{tag}"] = _weighted(skim.shares[idx, m], w[idx])
+            row[f"gc_min_{tag}"] = _weighted(skim.composite[idx], w[idx])
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def axes_table(run: OptimizationRun) -> pd.DataFrame:
-    """Per axis and for the bay link: demand-weighted and end-to-end times, before and after."""
-    demand = run.model.demand.set_index(["origin", "destination"])["demand"]
+    """Per axis and for the bay link: demand-weighted times, generalized cost and rail share, before and after.
+
+    ``weighted_min_*``: door-to-door minutes of the trips as they split between the modes;
+    ``weighted_gc_*``: the composite generalized cost (minutes) the optimiser minimises;
+    ``end_to_end_rail_*``: the fastest rail time between the axis's first and last city.
+    """
+    model = run.model
+    demand = model.demand
+    w = demand["demand"].to_numpy(float)
+    key = list(zip(demand["origin_city"], demand["destination_city"]))
+    fastest = {tag: t.set_index(["origin_city", "destination_city"])["rail_fastest_min"]
+               for tag, t in (("base", run.fastest_base), ("opt", run.fastest_opt)) if t is not None}
     rows = []
-    for axis in run.model.axes:
-        pairs = axis.pairs()
-        weights = np.array([demand[p] for p in pairs])
-        before = np.array([run.skim_base.best.at[p] for p in pairs])
-        after = np.array([run.skim_opt.best.at[p] for p in pairs])
+    for axis in model.axes:
+        pairs = set(axis.pairs())
+        idx = np.array([k for k, p in enumerate(key) if p in pairs], dtype=np.int64)
         a, b = axis.ends
-        rows.append({
+        row: dict[str, Any] = {
             "axis": axis.id, "name_en": axis.name_en, "kind": axis.kind,
             "cities": " - ".join(axis.cities) if axis.kind == "axis"
             else f"{'/'.join(axis.origins)} <> {'/'.join(axis.destinations)}",
-            "pairs": len(pairs), "demand": weights.sum(),
-            "weighted_min_base": float(weights @ before / weights.sum()),
-            "weighted_min_opt": float(weights @ after / weights.sum()),
-            "end_to_end": f"{a} - {b}",
-            "end_to_end_min_base": float(run.skim_base.best.at[a, b]),
-            "end_to_end_min_opt": float(run.skim_opt.best.at[a, b]),
-        })
+            "city_pairs": len(pairs), "zone_pairs": int(idx.size), "demand": float(w[idx].sum()),
+        }
+        for tag, skim in (("base", run.skim_base), ("opt", run.skim_opt)):
+            expected = np.nansum(np.where(np.isfinite(skim.time[idx]), skim.time[idx], 0.0) * skim.shares[idx], axis=1)
+            row[f"weighted_min_{tag}"] = _weighted(expected, w[idx])
+            row[f"weighted_gc_{tag}"] = _weighted(skim.composite[idx], w[idx])
+            row[f"share_rail_{tag}"] = _weighted(skim.shares[idx, 0], w[idx])
+        row["end_to_end"] = f"{a} - {b}"
+        for tag in ("base", "opt"):
+            row[f"end_to_end_rail_{tag}"] = float(fastest[tag].get((a, b), np.nan)) if tag in fastest else np.nan
+        rows.append(row)
     table = pd.DataFrame(rows)
-    table["saving_pct"] = 100.0 * (1 - table["weighted_min_opt"] / table["weighted_min_base"])
+    table["saving_pct"] = 100.0 * (1 - table["weighted_gc_opt"] / table["weighted_gc_base"])
     return table

@@ -105,14 +105,29 @@ def _rail_point(
     access = config["access"]
     zone_km = haversine_km(lon, lat, zones["lon"].to_numpy(float), zones["lat"].to_numpy(float))
     scratch = nx.MultiDiGraph()
-    for z in np.flatnonzero(zone_km <= access["station_radius_km"]):
-        zone = zones["name_en"].iloc[z]
+    serving = np.flatnonzero(zone_km <= access["station_radius_km"])
+    if serving.size == 0:  # like the existing stations: a station far from every zone serves the nearest
+        serving = np.array([int(np.argmin(zone_km))])
+    for z in serving:
+        zone = zones["zone" if "zone" in zones else "name_en"].iloc[z]
         local = float(zone_km[z]) / access["local_kph"] * 60.0
         add_access_links(scratch, zone_node(zone, "o"), zone_node(zone, "d"), node, km=float(zone_km[z]),
                          access_min=access["rail_access_min"] + local, egress_min=access["rail_egress_min"] + local,
                          stop_penalty_min=config["rail"]["stop_penalty_min"])
     item.arcs += [(u, v, {**a, "project": project.id}) for u, v, a in scratch.edges(data=True)]
     return node, 0.0, "new station"
+
+
+def _main_road_nodes(graph: nx.MultiDiGraph) -> set[Any]:
+    """Road nodes of the largest strongly connected road component.
+
+    A road project's ends snap only to these, so every end is reachable from the rest of the
+    network and can reach it (not merely near a node of an island of the data).
+    """
+    road = nx.DiGraph((u, v) for u, v, mode in graph.edges(data="mode") if mode == "road")
+    if road.number_of_nodes() == 0:
+        return set()
+    return set(max(nx.strongly_connected_components(road), key=len))
 
 
 def map_projects(
@@ -123,7 +138,7 @@ def map_projects(
 ) -> list[MappedProject]:
     """Map every project onto ``graph`` (the base multimodal graph, not modified)."""
     stations = [n for n, s in graph.nodes(data="station") if s]
-    road_nodes = {u for u, _, mode in graph.edges(data="mode") if mode == "road"}
+    road_nodes = _main_road_nodes(graph)
     station_by_name = {graph.nodes[n].get("name"): n for n in stations}
     station_index = NearestNodes(graph, stations) if stations else None
     road_index = NearestNodes(graph, sorted(road_nodes, key=str)) if road_nodes else None
@@ -170,8 +185,11 @@ def map_projects(
             if a == b:
                 continue
             length_m = km * factor * 1000.0
+            seconds = travel_time_s(length_m, speed)
+            if project.mode == "rail":  # the intermediate-stop allowance, as on the existing lines
+                seconds += 60.0 * config["rail"]["stop_allowance_min_per_km"] * length_m / 1000.0
             attrs = {"mode": project.mode, "length": length_m, "speed_kph": speed,
-                     "travel_time": travel_time_s(length_m, speed), "project": project.id}
+                     "travel_time": seconds, "project": project.id}
             if project.mode == "road":
                 # capacity per direction for the congestion model; a widening adds its new lanes
                 attrs.update(highway="motorway", lanes=max(1, int(new_lanes) // 2), widening=widening)

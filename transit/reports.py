@@ -25,13 +25,22 @@ from shapely.geometry import LineString, Point  # noqa: E402
 
 from networks.atomic import atomic_output_dir  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
-from transit.optimize import OptimizationRun, axes_table, pairs_table, priorities_table  # noqa: E402
+from transit.catalogue import load_cities  # noqa: E402
+from transit.model.mode_choice import MODES  # noqa: E402
+from transit.optimize import (  # noqa: E402
+    OptimizationRun,
+    axes_table,
+    pairs_table,
+    priorities_table,
+    unvalued_table,
+    zone_pairs_table,
+)
 from transit.validation import timetable_check  # noqa: E402
 
 __all__ = ["write_outputs", "network_layers"]
 
-OUTPUTS = ("priorities.csv", "axes.csv", "pairs.csv", "network.gpkg", "map.png", "report.md", "run.json",
-           "congestion.csv")
+OUTPUTS = ("priorities.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png", "report.md",
+           "run.json", "congestion.csv")
 
 
 def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
@@ -66,7 +75,8 @@ def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
              for n, d in stations],
             geometry=[Point(d["x"], d["y"]) for _, d in stations], crs="EPSG:4326"),
         "zones": gpd.GeoDataFrame(
-            model.network.zones[["name_en", "name_zh", "population"]].reset_index(drop=True),
+            model.network.zones[["zone", "adcode", "name_en", "name_zh", "city", "province", "kind",
+                                 "population"]].reset_index(drop=True),
             geometry=[Point(x, y) for x, y in zip(model.network.zones["lon"], model.network.zones["lat"])],
             crs="EPSG:4326"),
     }
@@ -111,10 +121,11 @@ def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: P
                         xytext=(4, 4), textcoords="offset points",
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
     zones = layers["zones"]
-    zones.plot(ax=ax, color="black", markersize=14, zorder=5)
-    for row in zones.itertuples():
-        ax.annotate(row.name_en, (row.geometry.x, row.geometry.y), fontsize=7, xytext=(3, -8),
-                    textcoords="offset points")
+    zones.plot(ax=ax, color="black", markersize=3, zorder=5)
+    cities = load_cities()
+    for name, row in cities.iterrows():
+        if name in set(zones["city"]):
+            ax.annotate(name, (row["lon"], row["lat"]), fontsize=7, xytext=(3, -8), textcoords="offset points")
     west, south, east, north = run.model.config["network"]["bbox"]
     ax.set_xlim(west, east)
     ax.set_ylim(south, north)
@@ -166,38 +177,70 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, checks: pd.DataFrame) -> str:
+def _shares_table(run: OptimizationRun) -> pd.DataFrame:
+    """Mode shares (demand-weighted) over the objective markets and per axis, before and after."""
+    model = run.model
+    w = model.demand["demand"].to_numpy(float)
+    key = list(zip(model.demand["origin_city"], model.demand["destination_city"]))
+    groups = [("objective markets", model.market_rows)]
+    for axis in model.axes:
+        pairs = set(axis.pairs())
+        groups.append((axis.id, np.array([k for k, p in enumerate(key) if p in pairs], dtype=np.int64)))
+    rows = []
+    for name, idx in groups:
+        row: dict[str, Any] = {"markets": name, "trips_per_day": float(w[idx].sum())}
+        for tag, skim in (("base", run.skim_base), ("opt", run.skim_opt)):
+            for m, mode in enumerate(MODES):
+                row[f"{mode}_{tag}_pct"] = 100 * float(np.dot(skim.shares[idx, m], w[idx]) / w[idx].sum()) if idx.size else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, checks: pd.DataFrame,
+            unvalued: pd.DataFrame) -> str:
     r = run.result
-    cfg = run.model.config
+    model = run.model
+    cfg = model.config
+    mc = cfg["mode_choice"]
     ladder = run.ladder.to_frame()
     ladder["selected"] = ladder["selected"].replace("", "(none)")
     caps = ", ".join(f"{k}: {v:g}" for k, v in run.member_caps.items()) or "none"
     optimal = "proved optimal by CP-SAT" if r.status == "OPTIMAL" else f"NOT proved optimal (status {r.status})"
     within = checks["within_20pct"].sum() if len(checks) else 0
-    congestion_only = (f" ({len(run.model.congestion_only)} road widening(s) valued only under congestion, "
-                       f"not here: {', '.join(run.model.congestion_only)})" if run.model.congestion_only else "")
     non_nested = "\n".join(
         f"- between budgets {n.budget_from:g} and {n.budget_to:g}: {', '.join(n.dropped)} leave(s) the set, "
         f"{', '.join(n.added) or 'nothing'} enter(s)" for n in run.ladder.non_nested
     ) or "- none: every optimal set contains the previous one."
+    vot = mc["value_of_time_cny_per_h"]
+    money = r.saving * vot / 60.0
+    zones = model.network.zones
+    trips = float(model.demand["demand"].sum())
+    market_trips = float(model.demand["demand"].to_numpy(float)[model.market_rows].sum())
+    shares = _shares_table(run)
+    demand_line = (f"gravity model fitted to published counts (scale {cfg['demand']['scale']:,.0f}, gamma "
+                   f"{cfg['demand']['gamma']:.3f}, alpha {cfg['demand']['alpha']:g}; see `docs/calibration.md`)"
+                   if model.demand_source == "gravity" else model.demand_source)
     return f"""# YRD transport integration: investment priorities
 
 Budget **{run.budget:g} bn CNY**; member caps: {caps}; demand growth x{cfg['demand']['growth']:g};
-objective pairs: {cfg['objective']['pairs']} ({len(run.model.pairs)} ordered city pairs);
-{len(run.model.projects)} candidate projects{congestion_only}.
+objective: {cfg['objective']['pairs']} ({len(model.pairs)} ordered city pairs, {len(model.market_rows):,} zone
+pairs, {market_trips:,.0f} of the model's {trips:,.0f} intercity trips per day);
+{len(zones)} zones in {zones['city'].nunique()} cities; {len(model.projects)} candidate projects.
 
 ## Result
 
 Selected {len(r.selected)} project(s) costing {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}.
-The solution is **{optimal}**: objective {r.objective:,.0f} trip-minutes per day, lower bound
-{r.bound:,.0f}, relative gap {r.gap:.2e} (base network {r.base_objective:,.0f}; saving
-{r.saving:,.0f} trip-minutes per day, {100 * r.saving / r.base_objective if r.base_objective else 0.0:.2f} %).
+The solution is **{optimal}**: objective {r.objective:,.0f} generalized minutes per day, lower bound
+{r.bound:,.0f}, relative gap {r.gap:.2e} (base network {r.base_objective:,.0f}). The saving, the
+travellers' gain in consumer surplus (logsum benefit), is **{r.saving:,.0f} generalized minutes per day**,
+{100 * r.saving / r.base_objective if r.base_objective else 0.0:.2f} % of the base, or
+{money / 1e6:,.2f} million CNY per day at a value of time of {vot:g} CNY/h.
 
 ## Investment priorities
 
 Rank = order in which projects enter the optimal set as the budget grows
-({len(run.ladder.budgets)} budget steps); marginal saving = objective increase (trip-minutes
-per day) if the project were removed from the optimal set at the full budget.
+({len(run.ladder.budgets)} budget steps); marginal saving = objective increase (generalized
+minutes per day) if the project were removed from the optimal set at the full budget.
 
 {_md_table(priorities[['rank', 'project', 'name_en', 'cost_bn_cny', 'lead_member', 'axes', 'enters_at_budget', 'marginal_saving_min', 'in_optimal_set']])}
 
@@ -208,36 +251,53 @@ Budget ladder (each row solved exactly):
 Where the optimal sets are not nested:
 {non_nested}
 
+Candidates that save nothing at any budget of the ladder, and why:
+
+{_md_table(unvalued) if len(unvalued) else '(none: every candidate is in some optimal set of the ladder)'}
+
 ## Axes and the Hangzhou Bay link
 
-Demand-weighted door-to-door time (best of rail and road, minutes) over each axis's city
-pairs, and the end-to-end time between its first and last city:
+Per axis (zone pairs of its cities): door-to-door minutes of the trips as they split between the
+modes, the composite generalized cost the optimiser minimises, the rail share, and the fastest rail
+time between the first and last city (station to station, as a timetable shows it):
 
-{_md_table(axes[['axis', 'cities', 'pairs', 'weighted_min_base', 'weighted_min_opt', 'saving_pct', 'end_to_end', 'end_to_end_min_base', 'end_to_end_min_opt']])}
+{_md_table(axes[['axis', 'zone_pairs', 'weighted_min_base', 'weighted_min_opt', 'weighted_gc_base', 'weighted_gc_opt', 'saving_pct', 'share_rail_base', 'share_rail_opt', 'end_to_end', 'end_to_end_rail_base', 'end_to_end_rail_opt']], '{:,.3g}')}
+
+## Mode shares before and after (per cent of trips)
+
+{_md_table(shares, '{:,.1f}')}
 
 ![map](map.png)
 
 ## Model and assumptions
 
-- Network: {run.model.network.description}
+- Zones: {len(zones)} districts, counties and county-level cities (2020 census populations,
+  `data/zones.csv`), rolled up to {zones['city'].nunique()} cities for the tables.
+- Network: {model.network.description}
 - Rail: commercial speed {cfg['rail']['speed_factor']:g} x each line's maximum operating speed,
   {cfg['rail']['conventional_kph']:g} km/h elsewhere; {cfg['rail']['stop_penalty_min']:g} min per trip end
-  for dwell, braking and acceleration; access {cfg['access']['rail_access_min']:g} min and egress
-  {cfg['access']['rail_egress_min']:g} min plus local travel at {cfg['access']['local_kph']:g} km/h.
+  (both calibrated on half of `data/timetable_checks.csv`); access {cfg['access']['rail_access_min']:g} min and
+  egress {cfg['access']['rail_egress_min']:g} min plus local travel at {cfg['access']['local_kph']:g} km/h to
+  every station within {cfg['access']['station_radius_km']:g} km (the nearest one if none).
 - Road: {cfg['road']['expressway_kph']:g} km/h on expressways, {cfg['road']['other_kph']:g} km/h on other
-  roads, {cfg['access']['road_terminal_min']:g} min per trip end. Free flow: no congestion, so road
-  widenings show no saving in this model.
-- Demand: gravity model (alpha {cfg['demand']['alpha']:g}, beta {cfg['demand']['beta']:g}, gamma
-  {cfg['demand']['gamma']:g}), {cfg['demand']['total_trips']:,.0f} trips/day over all pairs x growth
-  {cfg['demand']['growth']:g}.
-- Optimiser: exact (contraction to key nodes, enumeration of undominated project-set records per
-  pair, CP-SAT); status, objective, bound and gap as reported above.
+  roads, {cfg['access']['road_terminal_min']:g} min per trip end. Free flow: road widenings save nothing here.
+- Demand: {demand_line}; intercity trips only (zones of different cities), fixed per zone pair.
+- Mode choice: {'nested' if mc['nest'] == 'road' else 'multinomial'} logit on generalized cost, theta
+  {mc['theta']:.4f} per minute, constants car {mc['asc_car']:.3f} and coach {mc['asc_coach']:.3f} against rail
+  (calibrated); value of time {vot:g} CNY/h; fares {mc['rail_fare_hsr_cny_per_km']:g} (HSR) and
+  {mc['rail_fare_other_cny_per_km']:g} CNY/km (other rail), car {mc['car_fuel_cny_per_km']:g} fuel +
+  {mc['car_toll_cny_per_km']:g} toll CNY/km over {mc['car_occupancy']:g} persons, coach
+  {mc['coach_fare_cny_per_km']:g} CNY/km and {mc['coach_time_factor']:g} x car driving time; out-of-vehicle
+  time weighted {mc['out_of_vehicle_weight']:g}. Sources: `docs/model.md`.
+- Optimiser: exact for this model: records of project sets per zone pair and mode, combined through the
+  monotone logsum, solved by CP-SAT; status, objective, bound and gap as reported above.
 
 ## Credibility check: modelled vs published fastest rail times
 
-{within} of {len(checks)} pairs within 20 % of the published fastest timetable time.
+{within} of {len(checks)} station pairs within 20 % of the published fastest timetable time
+(calibration and hold-out halves: `docs/calibration.md`).
 
-{_md_table(checks[['origin_station', 'destination_station', 'published_min', 'modelled_min', 'ratio', 'within_20pct']], '{:.2f}') if len(checks) else '(no timetable checks available)'}
+{_md_table(checks[['origin_station', 'destination_station', 'published_min', 'modelled_min', 'ratio', 'within_20pct', 'split']], '{:.2f}') if len(checks) else '(no timetable checks available)'}
 """
 
 
@@ -247,16 +307,19 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
     priorities = priorities_table(run)
     axes = axes_table(run)
     pairs = pairs_table(run)
-    checks = timetable_check(run.model, missing="skip" if run.model.network.source != "embedded" else "raise")
+    zone_pairs = zone_pairs_table(run)
+    unvalued = unvalued_table(run)
+    checks = timetable_check(run.model, missing="skip")
     layers = network_layers(run)
     with atomic_output_dir(out_dir, managed=OUTPUTS) as tmp:
         priorities.to_csv(tmp / "priorities.csv", index=False)
         axes.to_csv(tmp / "axes.csv", index=False)
-        pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.2f")
+        pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.4g")
+        zone_pairs.to_csv(tmp / "zone_pairs.csv", index=False, float_format="%.4g")
         for name, layer in layers.items():
             layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG")
         _draw_map(run, layers, tmp / "map.png")
-        report = _report(run, priorities, axes, checks)
+        report = _report(run, priorities, axes, checks, unvalued)
         if run.congestion is not None:
             table = _congestion_table(run)
             table.to_csv(tmp / "congestion.csv", index=False)
@@ -320,8 +383,8 @@ Braess check (each project alone): {', '.join(braess) or 'no project raises the 
 
 {_md_table(table[['project', 'kind', 'cost_bn_cny', 'selected_under_congestion', 'selected_free_flow', 'tstt_change_alone_veh_h', 'raises_tstt_alone']], '{:,.2f}')}
 
-Assumptions: road share {cfg['road_share']:g} of the modelled trips, peak hour {cfg['peak_hour_share']:g}
-of the day, {cfg['occupancy']:g} persons per vehicle, {cfg['background_share']:g} of road capacity taken
+Assumptions: the base car trips of the mode choice, peak hour {cfg['peak_hour_share']:g}
+of the day, {run.model.config['mode_choice']['car_occupancy']:g} persons per car, {cfg['background_share']:g} of road capacity taken
 by traffic not modelled; the equilibrium runs on the corridor network (see `docs/model.md`).
 """
 

@@ -1,0 +1,380 @@
+"""The CP-SAT model over records: ordered savings per pair, budget, caps, dependencies."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from networks.errors import InfeasibleError, SolverError
+from solvers.selection._instance import _Instance, _bits
+from solvers.selection._types import SelectionResult, _SAVING_SCALE_TARGET, _SEED
+from solvers.selection._types import DesignValue
+from solvers.selection.records import _Records
+
+
+@dataclass
+class _Savings:
+    """What the CP-SAT model needs, whatever the objective.
+
+    ``records[k]`` lists the ``(project set, saving)`` pairs of the k-th demand item: the
+    item saves the largest saving among its records whose project set is built (the base
+    network saves 0).  ``evaluate(mask)`` is the exact objective of a design;
+    ``lower_objective`` bounds every design inside the search's root from below, even when
+    the record search was cut short (``complete`` False).
+    """
+
+    records: list[list[tuple[int, float]]]
+    base_objective: float
+    lower_objective: float
+    complete: bool
+    evaluate: Callable[[int], DesignValue]
+    stats: dict[str, Any]
+    _cache: dict[int, DesignValue] = field(default_factory=dict, repr=False)
+
+    def exact(self, mask: int) -> DesignValue:
+        """:attr:`evaluate`, remembered per design (the ladder meets the same designs often)."""
+        got = self._cache.get(mask)
+        if got is None:
+            got = self._cache[mask] = self.evaluate(mask)
+        return got
+
+    def objective_by_records(self, mask: int) -> float:
+        """The objective of a design inside the search's root, from the records alone.
+
+        Exact when the record search was complete (every design inside the root meets its
+        exact value among the records); no shortest path is run.
+        """
+        saving = 0.0
+        for rs in self.records:
+            best = 0.0
+            for m, c in rs:
+                if c > best and m & ~mask == 0:
+                    best = c
+            saving += best
+        return self.base_objective - saving
+
+
+def _shortest_path_savings(inst: _Instance, recs: _Records) -> _Savings:
+    """Savings of the shortest-path objective: demand x (base time - record time)."""
+    base_objective = inst.objective_of(inst.pair_times(0))
+    return _Savings(
+        records=[[(m, float(inst.pair_demand[p] * (b - t))) for m, t in rs]
+                 for rs, p, b in zip(recs.records, recs.pair, recs.base)],
+        base_objective=base_objective,
+        lower_objective=float(np.dot(inst.pair_demand[recs.pair], recs.lower)),
+        complete=recs.complete,
+        evaluate=inst.evaluate,
+        stats=_record_stats(recs),
+    )
+
+
+def _merge_same_ranking(records: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
+    """Merge demand items whose records rank the same project sets in the same order.
+
+    An item saves the saving of its best-ranked record whose project set is built; items that
+    rank the same sets in the same order (savings descending, ties by set) always pick the same
+    record, so their sum is one item whose savings are the sums.  Exact, and it shrinks the
+    model when many zone pairs depend on the same projects in the same way.
+    """
+    merged: dict[tuple[int, ...], dict[int, float]] = {}
+    for rs in records:
+        if not rs:
+            continue
+        ranked = sorted(rs, key=lambda r: (-r[1], r[0]))
+        key = tuple(m for m, _ in ranked)
+        slot = merged.setdefault(key, {})
+        for m, c in ranked:
+            slot[m] = slot.get(m, 0.0) + c
+    return [[(m, slot[m]) for m in key] for key, slot in merged.items()]
+
+
+def _record_stats(recs: _Records) -> dict[str, Any]:
+    return {
+        "od_pairs": int(recs.pair.shape[0]),
+        "key_nodes": recs.key_nodes,
+        "contracted_arcs": recs.contracted_arcs,
+        "records": int(sum(len(r) for r in recs.records)),
+        "dijkstra_calls": recs.dijkstra_calls,
+        "searched_sets": recs.searched_sets,
+        "records_complete": recs.complete,
+        "record_seconds": recs.seconds,
+    }
+
+# --------------------------------------------------------------------------------------------
+# Integer scaling of costs
+# --------------------------------------------------------------------------------------------
+
+
+def _cost_scale(values: Sequence[float]) -> tuple[int, bool]:
+    """Smallest power of ten making every finite value integral; (scale, exact)."""
+    finite = [v for v in values if math.isfinite(v)]
+    for k in range(10):
+        s = 10**k
+        if all(abs(v * s - round(v * s)) <= 1e-9 * max(1.0, abs(v * s)) for v in finite):
+            if max((abs(v) * s for v in finite), default=0) < 2**50:
+                return s, True
+            break
+    top = max((abs(v) for v in finite), default=1.0) or 1.0
+    return max(1, int(2**40 // top)), False
+
+
+# --------------------------------------------------------------------------------------------
+# CP-SAT model
+# --------------------------------------------------------------------------------------------
+
+
+def _solve_model(
+    inst: _Instance,
+    sav: _Savings,
+    *,
+    budget: float,
+    caps: Mapping[str, float],
+    deadline: float | None,
+    relative_gap: float,
+    log: Callable[[str], None] | None,
+    started: float,
+    hint: int = 0,
+) -> SelectionResult:
+    """Solve the CP-SAT model at ``budget``; ``hint`` is a design to start from (e.g. the
+    optimum at a smaller budget: still feasible, so the search starts with a good incumbent)."""
+    from ortools.sat.python import cp_model
+
+    n_proj = len(inst.projects)
+    base_objective = sav.base_objective
+    # Savings per record; records that need a project set no feasible design contains are gone.
+    usable = _merge_same_ranking([[(m, c) for m, c in rs if c > 0 and _usable(inst, m, budget, caps)]
+                                  for rs in sav.records])
+    best = np.array([max((c for _, c in u), default=0.0) for u in usable])
+    total_best = float(best.sum())
+    scale = _SAVING_SCALE_TARGET / total_best if total_best > 0 else 1.0
+    # Rounding moves each pair's best saving by at most half a unit (pairs whose savings all
+    # round to 0 included), so this much is added to CP-SAT's bound.
+    active_pairs = int(sum(1 for u in usable if u))
+    slack = 0.5 * active_pairs / scale
+    # Any design saves at most the best record of every pair; and no design is faster than
+    # the one with every allowed project (valid even when the record search was cut short).
+    # The factor absorbs last-bit differences between contracted and full-graph sums.
+    lower_all = sav.lower_objective * (1.0 - 1e-12)
+    trivial_bound = lower_all if not sav.complete else max(lower_all, base_objective - total_best)
+
+    model = cp_model.CpModel()
+    y = [model.NewBoolVar(f"y_{i}") for i in range(n_proj)]
+    for i in range(n_proj):
+        if not _usable(inst, inst.closure[i], budget, caps):
+            model.Add(y[i] == 0)
+        for j in _bits(inst.direct_requires[i]):
+            model.AddImplication(y[i], y[j])
+        for j in _bits(inst.excl[i]):
+            if j > i:
+                model.AddBoolOr([y[i].Not(), y[j].Not()])
+    cost_scale, cost_exact = _cost_scale([*inst.costs, budget, *caps.values()])
+    if cost_exact:
+        cost_int = [int(round(c * cost_scale)) for c in inst.costs]
+
+        def limit_int(v: float) -> int:
+            return int(round(v * cost_scale))
+    else:
+        # Not decimal: round costs up and limits down, so no infeasible design is accepted.
+        cost_int = [int(math.ceil(c * cost_scale)) for c in inst.costs]
+
+        def limit_int(v: float) -> int:
+            return int(math.floor(v * cost_scale))
+
+    cost_expr = sum(c * v for c, v in zip(cost_int, y))
+    if math.isfinite(budget):
+        model.Add(cost_expr <= limit_int(budget))
+    for member, cap in caps.items():
+        if math.isfinite(cap):
+            model.Add(sum(cost_int[i] * y[i] for i, p in enumerate(inst.projects) if p.member == member) <= limit_int(cap))
+    # Ordered ("incremental") formulation per OD pair.  Records sorted by saving, best first,
+    # with scaled cumulative savings C_1 >= C_2 >= ... >= C_m >= 0; z_k means "the pair saves at
+    # least C_k".  z_k needs record k available or z_(k-1); the objective telescopes to C_j for
+    # the best available record j.  Once the projects are fixed, unit propagation gives the exact
+    # saving, so the solver never has to search over record choices, and the linear relaxation is
+    # the strong one (z_k <= sum of availabilities of the k best records).
+    available: dict[int, Any] = {}
+
+    def avail(mask: int) -> Any:
+        # One availability literal per distinct project set, shared by every OD pair.
+        lit = available.get(mask)
+        if lit is None:
+            members = list(_bits(mask))
+            if len(members) == 1:
+                lit = y[members[0]]
+            else:
+                lit = model.NewBoolVar("")
+                for i in members:
+                    model.AddImplication(lit, y[i])
+            available[mask] = lit
+        return lit
+
+    terms: list[tuple[int, Any]] = []
+    n_records = 0
+    ranked_all: list[list[tuple[int, int]]] = []
+    for u in usable:
+        ranked = sorted(((int(round(c * scale)), m) for m, c in u), key=lambda r: (-r[0], r[1]))
+        ranked = [(c_int, m) for c_int, m in ranked if c_int > 0]
+        ranked_all.append(ranked)
+        previous = None
+        for k, (c_int, mask) in enumerate(ranked):
+            z = model.NewBoolVar("")
+            n_records += 1
+            nxt = ranked[k + 1][0] if k + 1 < len(ranked) else 0
+            if c_int - nxt > 0:
+                terms.append((c_int - nxt, z))
+            if previous is None:
+                model.AddImplication(z, avail(mask))
+            else:
+                model.AddBoolOr([z.Not(), avail(mask), previous])
+                model.AddImplication(previous, z)
+            previous = z
+    saving_expr = sum(c * x for c, x in terms)
+    model.Maximize(saving_expr)
+    if hint and not inst.feasible(hint, budget, caps):
+        hint = 0
+    for i, v in enumerate(y):
+        model.AddHint(v, bool(hint >> i & 1))
+
+    def make_solver(remaining: float | None) -> cp_model.CpSolver:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = _SEED
+        solver.parameters.interleave_search = False
+        # Probing at presolve costs more than it prunes on these models (measured on the YRD
+        # ladder: about half the solve time); the search and the proof are unaffected.
+        solver.parameters.cp_model_probing_level = 0
+        if remaining is not None:
+            solver.parameters.max_time_in_seconds = max(0.0, remaining)
+        if log:
+            solver.parameters.log_search_progress = True
+            solver.parameters.log_to_stdout = False
+            solver.log_callback = log
+        return solver
+
+    def remaining() -> float | None:
+        return None if deadline is None else deadline - time.perf_counter()
+
+    cp_stats: dict[str, Any] = {
+        "records_in_model": n_records,
+        "saving_scale": scale,
+        "rounding_slack": slack,
+        "cost_scale": cost_scale,
+        "cost_scale_exact": cost_exact,
+    }
+    mask = 0  # the empty design is always feasible: the incumbent when nothing better is known
+    bound = trivial_bound
+    proved = False
+    if not sav.complete:
+        cp_stats["status"] = "NOT_RUN"  # the record search used up the time limit
+    elif not terms:
+        proved = True  # no record saves anything at this budget: the base network is optimal
+        cp_stats["status"] = "NOT_NEEDED"
+    else:
+        solver = make_solver(remaining())
+        if relative_gap > 0 and trivial_bound > 0:
+            solver.parameters.absolute_gap_limit = relative_gap * trivial_bound * scale
+        status_name = solver.StatusName(solver.Solve(model))
+        cp_stats.update(
+            status=status_name,
+            wall_time=solver.WallTime(),
+            deterministic_time=_deterministic_time(solver),
+            branches=solver.NumBranches(),
+            conflicts=solver.NumConflicts(),
+        )
+        if status_name == "INFEASIBLE":
+            raise InfeasibleError("selection: no feasible design; the empty design should always be feasible")
+        if status_name == "MODEL_INVALID":
+            raise SolverError(f"selection: CP-SAT rejected the model: {model.Validate()}")
+        if status_name in ("OPTIMAL", "FEASIBLE"):
+            mask = sum(1 << i for i in range(n_proj) if solver.BooleanValue(y[i]))
+            obj_int = int(round(solver.ObjectiveValue()))
+            bound_int = float(solver.BestObjectiveBound())
+            proved = status_name == "OPTIMAL" and math.floor(bound_int + 1e-6) <= obj_int
+            cp_stats.update(objective_int=obj_int, bound_int=bound_int)
+            # CP-SAT bounds the scaled saving; undo the scaling and add the rounding slack.
+            bound = max(trivial_bound, base_objective - bound_int / scale - slack)
+            if proved:
+                # Second solve: the cheapest design with the optimal integer saving.  It only
+                # breaks ties, so it gets a deterministic work limit tied to the first solve.
+                model.Add(saving_expr >= obj_int)
+                model.Minimize(cost_expr)
+                model.ClearHints()
+                for i in range(n_proj):
+                    model.AddHint(y[i], bool(mask >> i & 1))
+                second = make_solver(remaining())
+                second.parameters.max_deterministic_time = max(1.0, _deterministic_time(solver))
+                st2 = second.StatusName(second.Solve(model))
+                cp_stats["cheapest_status"] = st2
+                if st2 in ("OPTIMAL", "FEASIBLE"):
+                    mask2 = sum(1 << i for i in range(n_proj) if second.BooleanValue(y[i]))
+                    if inst.mask_cost(mask2) <= inst.mask_cost(mask):
+                        mask = mask2
+            mask = _drop_idle(inst, mask, ranked_all)
+    value = sav.exact(mask)
+    objective = value.objective
+    bound = min(bound, objective)
+    gap = 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)
+    status_out = "OPTIMAL" if proved else "FEASIBLE"
+    if not inst.feasible(mask, budget, caps):
+        raise SolverError(f"selection: CP-SAT returned an infeasible design {inst.ids(mask)} (cost scaling bug)")
+    return SelectionResult(
+        selected=value.selected,
+        objective=objective,
+        bound=float(bound),
+        gap=float(gap),
+        status=status_out,
+        base_objective=base_objective,
+        od_times=value.od_times,
+        cost=inst.mask_cost(mask),
+        budget=budget,
+        seconds=time.perf_counter() - started,
+        stats={
+            "projects": n_proj,
+            **sav.stats,
+            "cpsat": cp_stats,
+        },
+    )
+
+
+def _deterministic_time(solver: Any) -> float:
+    try:
+        return float(solver.ResponseProto().deterministic_time)
+    except AttributeError:  # older OR-Tools
+        return float(solver.response_proto.deterministic_time)
+
+
+def _int_saving(mask: int, ranked_all: Sequence[Sequence[tuple[int, int]]]) -> int:
+    """Scaled saving of a design according to the records (best available record per pair)."""
+    total = 0
+    for ranked in ranked_all:
+        for c_int, m in ranked:
+            if m & ~mask == 0:
+                total += c_int
+                break
+    return total
+
+
+def _drop_idle(inst: _Instance, mask: int, ranked_all: Sequence[Sequence[tuple[int, int]]]) -> int:
+    """Remove projects that save nothing in the design (most expensive first).
+
+    A project is dropped when no other selected project requires it and the scaled saving
+    stays the same; budget, caps and exclusions only get looser.
+    """
+    target = _int_saving(mask, ranked_all)
+    for i in sorted(_bits(mask), key=lambda i: (-inst.costs[i], i)):
+        trial = mask & ~(1 << i)
+        if any(inst.direct_requires[j] >> i & 1 for j in _bits(trial)):
+            continue
+        if _int_saving(trial, ranked_all) >= target:
+            mask = trial
+    return mask
+
+
+def _usable(inst: _Instance, mask: int, budget: float, caps: Mapping[str, float]) -> bool:
+    """Whether some feasible design contains the project set ``mask``."""
+    return inst.feasible(inst.close_mask(mask), budget, caps)
