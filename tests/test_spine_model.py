@@ -181,7 +181,7 @@ def test_optimize_command_writes_every_output(tmp_path, capsys):
     assert {"rail", "road", "stations", "zones", "projects_selected", "projects_candidates"} <= layers
     report = (out / "report.md").read_text()
     assert "proved optimal" in report and "map.png" in report
-    assert "Mode shares before and after" in report and "Candidates that save nothing" in report
+    assert "Mode shares before and after" in report and "Candidates in no optimal set" in report
     assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -251,7 +251,7 @@ Budget ladder (each row solved exactly):
 Where the optimal sets are not nested:
 {non_nested}
 
-Candidates that save nothing at any budget of the ladder, and why:
+Candidates in no optimal set of the ladder, and why (those that save nothing say so):
 
 {_md_table(unvalued) if len(unvalued) else '(none: every candidate is in some optimal set of the ladder)'}
 
@@ -275,16 +275,17 @@ time between the first and last city (station to station, as a timetable shows i
   `data/zones.csv`), rolled up to {zones['city'].nunique()} cities for the tables.
 - Network: {model.network.description}
 - Rail: commercial speed {cfg['rail']['speed_factor']:g} x each line's maximum operating speed,
-  {cfg['rail']['conventional_kph']:g} km/h elsewhere; {cfg['rail']['stop_penalty_min']:g} min per trip end
-  (both calibrated on half of `data/timetable_checks.csv`); access {cfg['access']['rail_access_min']:g} min and
+  {cfg['rail']['conventional_kph']:g} km/h elsewhere, plus {cfg['rail']['stop_allowance_min_per_km']:g} min per km for
+  intermediate stops and {cfg['rail']['stop_penalty_min']:g} min per trip end (the three calibrated on half of
+  `data/timetable_checks.csv`); access {cfg['access']['rail_access_min']:g} min and
   egress {cfg['access']['rail_egress_min']:g} min plus local travel at {cfg['access']['local_kph']:g} km/h to
   every station within {cfg['access']['station_radius_km']:g} km (the nearest one if none).
 - Road: {cfg['road']['expressway_kph']:g} km/h on expressways, {cfg['road']['other_kph']:g} km/h on other
   roads, {cfg['access']['road_terminal_min']:g} min per trip end. Free flow: road widenings save nothing here.
 - Demand: {demand_line}; intercity trips only (zones of different cities), fixed per zone pair.
 - Mode choice: {'nested' if mc['nest'] == 'road' else 'multinomial'} logit on generalized cost, theta
-  {mc['theta']:.4f} per minute, constants car {mc['asc_car']:.3f} and coach {mc['asc_coach']:.3f} against rail
-  (calibrated); value of time {vot:g} CNY/h; fares {mc['rail_fare_hsr_cny_per_km']:g} (HSR) and
+  {mc['theta']:.4f} per minute (an assumption: sensitivity in `docs/calibration.md`), constants car
+  {mc['asc_car']:.3f} and coach {mc['asc_coach']:.3f} against rail (calibrated); value of time {vot:g} CNY/h; fares {mc['rail_fare_hsr_cny_per_km']:g} (HSR) and
   {mc['rail_fare_other_cny_per_km']:g} CNY/km (other rail), car {mc['car_fuel_cny_per_km']:g} fuel +
   {mc['car_toll_cny_per_km']:g} toll CNY/km over {mc['car_occupancy']:g} persons, coach
   {mc['coach_fare_cny_per_km']:g} CNY/km and {mc['coach_time_factor']:g} x car driving time; out-of-vehicle
