@@ -8,10 +8,13 @@ model, and each reported on the part it did not see:
   checks (one row per city pair: its fastest published time, both stations in the study
   area), maximising the number within 20 % (ties: the smallest mean absolute log ratio).
 * **Demand and mode choice** (:func:`fit_demand`): the gravity model's ``scale`` and
-  ``gamma`` and the logit's ``theta``, ``asc_car`` and ``asc_coach`` by least squares on the
-  logarithms of counts (vehicles on bridges and across boundaries, rail passengers) and on
-  the logits of published mode shares (``data/observations.csv``), with one coverage factor
-  per kind of count (see :data:`COVERAGE`).  Every other observation is held out.
+  ``gamma`` and the logit's ``asc_car`` and ``asc_coach`` by least squares on the logarithms
+  of counts (vehicles on bridges and across boundaries, rail passengers, station boardings
+  with a fitted coverage factor, see :data:`COVERAGE`) and on the logits of published mode
+  shares (``data/observations.csv``); ``theta`` stays as configured (the counts cannot identify
+  it; :func:`theta_sensitivity` shows what it changes).  A seeded third of every kind with at
+  least three observations is held out, and every observation is also predicted
+  leave-one-out.
 
 ``python -m transit.model.calibration`` runs both, writes ``docs/calibration.md`` and prints
 the values to put into ``data/default_config.toml``; a test checks that the configuration
