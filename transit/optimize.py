@@ -11,7 +11,7 @@ import pandas as pd
 
 from networks.errors import InputError
 from solvers import selection
-from solvers.selection.markets import MarketEvaluator, market_budget_ladder
+from solvers.selection.markets import market_budget_ladder
 from transit.model import DesignSkim, YRDModel, build_model
 from transit.model.mode_choice import MODES
 
@@ -105,15 +105,6 @@ def run_optimization(
                            timings=timings, congestion=congested)
 
 
-def objective_of(model: YRDModel, selected: list[str] | tuple[str, ...]) -> float:
-    """Exact objective of a design: daily demand x composite generalized cost over the markets."""
-    evaluator = getattr(model, "_evaluator", None)
-    if evaluator is None:
-        evaluator = MarketEvaluator(model.selection_layers, model.candidates, model.markets)
-        model._evaluator = evaluator
-    return evaluator.evaluate(selected).objective
-
-
 def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     """Ranked projects: the optimal set at the budget in order of entry along the ladder.
 
@@ -131,8 +122,7 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
         if entry.id in selected:
             dropped = _with_dependents(entry.id, run.selected, model)
             rest = [p for p in run.selected if p not in dropped]
-            without = run.ladder.objective_of(rest) if run.ladder.objective_of else objective_of(model, rest)
-            saving = without - run.result.objective
+            saving = run.ladder.objective_of(rest) - run.result.objective
         else:
             saving = float("nan")
         rows.append({

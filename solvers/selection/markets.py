@@ -34,7 +34,6 @@ CP-SAT's integer scaling, whose error is added to the bound.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ from solvers.selection._instance import _check_caps, _Instance
 from solvers.selection._types import BaseGraph, DesignValue, Ladder, ODDemand, Project, SelectionResult
 from solvers.selection.cpsat import _record_stats, _Savings, _solve_model, _usable
 from solvers.selection.records import _build_records, _Records
-from solvers.selection.shortest_path import _brute_force, _ladder
+from solvers.selection.shortest_path import _brute_force, _budget_list, _ladder, _limits
 
 __all__ = ["Layer", "Markets", "MarketEvaluator", "evaluate_market_design", "solve_market_selection",
            "brute_force_market_selection", "market_budget_ladder"]
@@ -324,10 +323,7 @@ def solve_market_selection(
     """
     started = time.perf_counter()
     problem, budget, caps = _prepare(layers, projects, markets, budget, member_caps)
-    relative_gap = _check_number(relative_gap, "relative_gap")
-    if time_limit is not None:
-        time_limit = _check_number(time_limit, "time_limit", allow_inf=True)
-    deadline = None if time_limit is None or math.isinf(time_limit) else started + time_limit
+    relative_gap, deadline = _limits(relative_gap, time_limit, started)
     sav = _savings_for(problem, budget, caps, deadline=deadline, log=log)
     return _solve_model(problem.inst, sav, budget=budget, caps=caps, deadline=deadline, relative_gap=relative_gap,
                         log=log, started=started)
@@ -363,9 +359,7 @@ def market_budget_ladder(
     As :func:`solvers.selection.budget_ladder`: records enumerated once for the largest
     budget, ``time_limit`` per budget.
     """
-    budget_list = sorted({_check_number(b, "budgets", allow_inf=True) for b in budgets})
-    if not budget_list:
-        raise InputError("budgets: empty; expected at least one budget")
+    budget_list = _budget_list(budgets)
     problem, top, caps = _prepare(layers, projects, markets, budget_list[-1], member_caps)
     relative_gap = _check_number(relative_gap, "relative_gap")
     sav = _savings_for(problem, top, caps, deadline=None, log=log)

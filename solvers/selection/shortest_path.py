@@ -92,14 +92,27 @@ def solve_selection(
     """
     started = time.perf_counter()
     inst, budget, caps = _prepare(base, projects, od, budget, member_caps)
-    relative_gap = _check_number(relative_gap, "relative_gap")
-    if time_limit is not None:
-        time_limit = _check_number(time_limit, "time_limit", allow_inf=True)
-    deadline = None if time_limit is None or math.isinf(time_limit) else started + time_limit
+    relative_gap, deadline = _limits(relative_gap, time_limit, started)
     sav = _shortest_path_savings(inst, _records_for(inst, budget, caps, deadline=deadline, log=log))
     return _solve_model(
         inst, sav, budget=budget, caps=caps, deadline=deadline, relative_gap=relative_gap, log=log, started=started
     )
+
+
+def _limits(relative_gap: float, time_limit: float | None, started: float) -> tuple[float, float | None]:
+    """Checked ``relative_gap`` and the deadline of a run that started at ``started``."""
+    relative_gap = _check_number(relative_gap, "relative_gap")
+    if time_limit is not None:
+        time_limit = _check_number(time_limit, "time_limit", allow_inf=True)
+    return relative_gap, None if time_limit is None or math.isinf(time_limit) else started + time_limit
+
+
+def _budget_list(budgets: Iterable[float]) -> list[float]:
+    """Budgets checked, sorted ascending, duplicates removed; at least one."""
+    out = sorted({_check_number(b, "budgets", allow_inf=True) for b in budgets})
+    if not out:
+        raise InputError("budgets: empty; expected at least one budget")
+    return out
 
 
 def _records_for(
@@ -188,9 +201,7 @@ def budget_ladder(
     -------
     Ladder
     """
-    budget_list = sorted({_check_number(b, "budgets", allow_inf=True) for b in budgets})
-    if not budget_list:
-        raise InputError("budgets: empty; expected at least one budget")
+    budget_list = _budget_list(budgets)
     inst, top, caps = _prepare(base, projects, od, budget_list[-1], member_caps)
     relative_gap = _check_number(relative_gap, "relative_gap")
     sav = _shortest_path_savings(inst, _records_for(inst, top, caps, deadline=None, log=log))

@@ -38,7 +38,7 @@ from networks.errors import CatalogueError
 from networks.paths import CompiledGraph
 from transit.catalogue import DATA_DIR, load_timetable_checks
 from transit.model.observe import PASSENGER_CAR_SHARE
-from transit.validation import TOLERANCE, timetable_split
+from transit.validation import TOLERANCE, timetable_check, timetable_split
 
 __all__ = ["check_rows", "fit_rail", "rail_table", "load_observations", "fit_demand", "main"]
 
@@ -75,22 +75,11 @@ def _station_nodes(G: Any) -> dict[str, Any]:
 
 
 def rail_table(model: Any, table: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The calibration rows with their split, published and modelled times, for ``model``."""
+    """The calibration rows (:func:`check_rows`) with their split, published and modelled times."""
     G = model.network.graph
-    nodes = _station_nodes(G)
-    coords = {name: (G.nodes[n]["x"], G.nodes[n]["y"]) for name, n in nodes.items()}
+    coords = {name: (G.nodes[n]["x"], G.nodes[n]["y"]) for name, n in _station_nodes(G).items()}
     rows = check_rows(load_timetable_checks() if table is None else table, coords, model.config["network"]["bbox"])
-    rows["split"] = timetable_split(rows).to_numpy()
-    rail = CompiledGraph(G, weight=lambda u, v, d: d["travel_time"] if d["mode"] == "rail" else None)
-    penalty = 2 * model.config["rail"]["stop_penalty_min"]
-    modelled = []
-    for a, b in zip(rows["origin_station"], rows["destination_station"]):
-        seconds = float(rail.lengths([nodes[a]], [nodes[b]])[0, 0])
-        modelled.append(seconds / 60.0 + penalty if np.isfinite(seconds) else np.nan)
-    rows["modelled_min"] = np.round(modelled, 1)
-    rows["ratio"] = np.round(rows["modelled_min"] / rows["fastest_min"].astype(float), 3)
-    rows["within_20pct"] = (rows["ratio"] - 1).abs() <= TOLERANCE
-    return rows
+    return timetable_check(model, table=rows).rename(columns={"published_min": "fastest_min"})
 
 
 def _score(published: np.ndarray, modelled: np.ndarray) -> tuple[int, float]:
@@ -201,12 +190,9 @@ def fit_demand(model: Any, observations: pd.DataFrame, *, log: Any = None) -> di
         if observations["split"].iloc[k] != "fit":
             loo[k] = table["ratio"].iloc[k]
             continue
-        trial = observations.copy()
-        trial.loc[trial.index[k], "split"] = "holdout"
-        other = Predictor.__new__(Predictor)
-        other.__dict__.update(predictor.__dict__)
-        other.obs = trial.reset_index(drop=True)
-        loo[k] = other.fit()["table"]["ratio"].iloc[k]
+        split = observations["split"].to_numpy().copy()
+        split[k] = "holdout"
+        loo[k] = predictor.with_split(split).fit()["table"]["ratio"].iloc[k]
     table["loo_ratio"] = loo
     result["loo"] = loo
     table["description"] = table["description"].str.slice(0, 70)

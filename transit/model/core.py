@@ -102,6 +102,7 @@ class YRDModel:
     unvalued: dict[str, str] = field(default_factory=dict)
     station_city: dict[int, str] = field(default_factory=dict)
     station_name: dict[int, str] = field(default_factory=dict)
+    _base_skim: DesignSkim | None = field(default=None, init=False, repr=False)
 
     # -- zones and cities ---------------------------------------------------------------
     @property
@@ -168,10 +169,9 @@ class YRDModel:
 
     def base_skim(self) -> DesignSkim:
         """:meth:`skim` of the base network, computed once."""
-        cached = getattr(self, "_base_skim_cache", None)
-        if cached is None:
-            cached = self._base_skim_cache = self.skim(())
-        return cached
+        if self._base_skim is None:
+            self._base_skim = self.skim(())
+        return self._base_skim
 
     def fastest_rail(self, selected: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
         """Fastest station-to-station rail time between every ordered pair of cities.
@@ -378,10 +378,8 @@ def _compile(model: YRDModel) -> None:
     rows = np.array([k for k, pair in enumerate(keys) if pair in wanted and model.demand["demand"].iat[k] > 0],
                     dtype=np.int64)
     model.market_rows = rows
-    zone_pos = {z: k for k, z in enumerate(model.zones)}
     o = np.array([model.index[zone_node(z, "o")] for z in model.demand["origin"].iloc[rows]], dtype=np.int64)
     d = np.array([model.index[zone_node(z, "d")] for z in model.demand["destination"].iloc[rows]], dtype=np.int64)
-    del zone_pos
     logit = model.logit
     constants = model.constants
 

@@ -20,6 +20,7 @@ differences for shares.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,12 @@ class Predictor:
         base = model.skim(())
         self.gc = base.gc
         self.incidence = self._incidence()
+
+    def with_split(self, split: np.ndarray) -> Predictor:
+        """The same predictor (paths and incidences shared) with another fit / hold-out split."""
+        other = copy.copy(self)
+        other.obs = self.obs.assign(split=split)
+        return other
 
     # -- paths --------------------------------------------------------------------------
     def _path_flags(self, mode: str, flags: list[np.ndarray]) -> list[np.ndarray]:
