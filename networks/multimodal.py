@@ -6,7 +6,8 @@ rail with access and egress legs, never a chain of both through a third city. Th
 "best of rail and road per pair" a single shortest path.
 
 Edge modes: ``road`` and ``rail`` (from the input graphs), ``connector`` (zone to road),
-``access`` (zone to station and station to zone). Access links carry ``access_time``, the
+``access`` (zone to station and station to zone; from the station's ``arrival`` node when the
+rail graph has line layers, :mod:`networks.lines`). Access links carry ``access_time``, the
 part of their time that is not rail (walking, local transport, security check), so the
 station-to-station rail time of a door-to-door path is its time minus the access parts.
 """
@@ -144,7 +145,7 @@ def compose_multimodal(
                 data = rail.nodes[node]
                 km = float(haversine_km(lon, lat, data["x"], data["y"]))
                 local = km / kph * 60.0
-                add_access_links(G, origin, destination, node, km=km,
+                add_access_links(G, origin, destination, node, km=km, arrival=data.get("arrival", node),
                                  access_min=params.rail_access_min + local,
                                  egress_min=params.rail_egress_min + local,
                                  stop_penalty_min=params.stop_penalty_min)
@@ -161,12 +162,17 @@ def add_access_links(
     access_min: float,
     egress_min: float,
     stop_penalty_min: float,
+    arrival: Hashable | None = None,
 ) -> list[tuple[Hashable, Hashable, dict]]:
-    """Add (and return) the access and egress links between a zone and a station."""
+    """Add (and return) the access and egress links between a zone and a station.
+
+    ``arrival``: the station's arrival node when the rail graph has line layers
+    (:mod:`networks.lines`); egress leaves from there.
+    """
     links = [
         (origin, station, {"mode": "access", "length": km * 1000.0,
                            "travel_time": (access_min + stop_penalty_min) * 60.0, "access_time": access_min * 60.0}),
-        (station, destination, {"mode": "access", "length": km * 1000.0,
+        (station if arrival is None else arrival, destination, {"mode": "access", "length": km * 1000.0,
                                 "travel_time": (egress_min + stop_penalty_min) * 60.0, "access_time": egress_min * 60.0}),
     ]
     for u, v, attrs in links:

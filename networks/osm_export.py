@@ -22,6 +22,10 @@ from networks.errors import InputError
 __all__ = ["save_graphml", "save_geopackage", "save_graphs"]
 
 
+OSM_METADATA = {"ATTRIBUTION": "(c) OpenStreetMap contributors, ODbL 1.0 "
+                                "(https://www.openstreetmap.org/copyright)"}
+
+
 def save_graphml(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
     """Write ``G`` to GraphML with osmnx's writer; the file appears only when complete."""
     import osmnx as ox
@@ -97,9 +101,11 @@ def save_geopackage(graphs: Mapping[str, nx.MultiDiGraph], path: str | os.PathLi
         try:
             for name, G in graphs.items():
                 nodes, edges = _to_layers(G)
-                nodes.to_file(staged, layer=f"{name}_nodes", driver="GPKG", engine="pyogrio")
+                nodes.to_file(staged, layer=f"{name}_nodes", driver="GPKG", engine="pyogrio",
+                              layer_metadata=OSM_METADATA)
                 if len(edges):
-                    edges.to_file(staged, layer=f"{name}_edges", driver="GPKG", engine="pyogrio")
+                    edges.to_file(staged, layer=f"{name}_edges", driver="GPKG", engine="pyogrio",
+                                  layer_metadata=OSM_METADATA)
             staged.replace(tmp)
         finally:
             staged.unlink(missing_ok=True)

@@ -37,6 +37,7 @@ def test_congestion_model_is_the_stated_one(model):
     assert cm.network.n_links < 20_000 and cm.network.n_zones == 19
 
 
+@pytest.mark.slow  # about 10 minutes on 2 cores: python -m benchmarks.run evidence
 def test_exact_road_choice_equals_enumeration_on_the_yrd(model, tmp_path):
     keep = {"hzbay_road_2", "huzhou_road", "hangning_widening"}
     drop = tuple(p.id for p in model.projects if p.mode == "road" and p.id not in keep)

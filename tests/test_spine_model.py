@@ -78,29 +78,89 @@ def test_catalogues_are_complete_and_sourced():
     assert max(opened) <= "2025", "lines opened after 2025 belong to the candidates"
 
 
+def test_every_cost_has_a_range_and_a_source_and_every_length_matches(model):
+    from networks.geometry import haversine_km
+
+    _, projects = load_projects()
+    raw = {p["id"]: p for p in json.loads((DATA_DIR / "projects.json").read_text())["projects"]}
+    for p in projects:
+        item = raw[p.id]
+        assert p.cost_low_bn_cny is not None and p.cost_high_bn_cny is not None, p.id
+        assert 0 < p.cost_low_bn_cny <= p.cost_bn_cny <= p.cost_high_bn_cny, p.id
+        figures = item["cost_figures"]
+        values = {round(f["bn_cny"], 3) for f in figures}
+        # the low, central and high figures are each listed, with a source or a derivation
+        assert {round(p.cost_low_bn_cny, 3), round(p.cost_bn_cny, 3), round(p.cost_high_bn_cny, 3)} <= values, p.id
+        for f in figures:
+            assert str(f.get("source", "")).startswith("http") or f.get("derivation"), (p.id, f)
+        assert item["cost_basis"] and item["status"] and item["status_date"], p.id
+        assert str(item.get("status_source", "")).startswith("http"), p.id
+        # charged length = modelled length within 10 %, or the difference explained
+        mapped = next(m for m in model.mapped if m.project.id == p.id)
+        if p.length_km:
+            pts = p.alignment
+            geodesic = sum(float(haversine_km(a["lon"], a["lat"], b["lon"], b["lat"])) for a, b in zip(pts, pts[1:]))
+            modelled = geodesic * min(max(p.length_km / geodesic, 1.0), 1.6)
+            if abs(modelled - p.length_km) > 0.10 * p.length_km:
+                assert item.get("length_note"), f"{p.id}: charged {p.length_km} km, modelled {modelled:.0f} km"
+        assert mapped.arcs or p.kind == "upgrade"
+    # the audit's known problems stay fixed
+    by_id = {p.id: p for p in projects}
+    assert by_id["rutongsuhu"].cost_bn_cny > 100  # was a third of the published cost per km
+    assert by_id["yongtaiwen"].cost_bn_cny >= 90 and by_id["yongtaiwen"].length_km >= 300
+    assert by_id["jinjian"].status == "partly_open" and by_id["quli_phase2"].status == "under_construction"
+    leads = {p.lead_member for p in projects}
+    assert {"jiaxing_rail", "ningbo_city", "ah_invest"} <= leads
+
+
 def test_rail_times_against_timetables_calibration_and_holdout(model):
     checks = timetable_check(model)
     assert checks["source"].str.startswith("http").all()
-    assert len(set(zip(checks["origin_city"], checks["destination_city"]))) >= 36
+    assert len(set(zip(checks["origin_city"], checks["destination_city"]))) >= 40
+    assert (checks["train"] != "").sum() >= 25  # the train is named where a timetable source names it
     table = rail_table(model)
     # the split is the seeded rule, half and half, and never looks at times
     assert list(table["split"]) == list(timetable_split(table))
     assert abs((table["split"] == "calibration").sum() - (table["split"] == "holdout").sum()) <= 1
     cal = table[table["split"] == "calibration"]
     hold = table[table["split"] == "holdout"]
-    assert cal["within_20pct"].mean() >= 0.80  # the fit itself (docs/calibration.md)
-    # measured out of sample (docs/calibration.md): short of the 90 % the model should reach; this
-    # guards the figure, it does not claim the target (service patterns are not modelled)
-    assert hold["within_20pct"].mean() >= 0.50
-    assert (hold["ratio"] - 1).abs().median() <= 0.20
+    assert len(table) >= 40  # city pairs, both stations in the study area
+    assert cal["within_20pct"].mean() >= 0.75  # the fit itself (docs/calibration.md)
+    # measured out of sample (docs/calibration.md): 18 of 24 within 20 %, median error 10.5 %;
+    # short of the 90 % and 10 % the model should reach: this guards the figures, it does not
+    # claim the target (service patterns are not modelled)
+    assert hold["within_20pct"].mean() >= 0.70
+    assert (hold["ratio"] - 1).abs().median() <= 0.12
+
+
+def test_a_change_of_line_costs_the_calibrated_penalty(model):
+    # Shanghai Songjiang - Xuancheng: the track runs Shanghai-Suzhou-Huzhou HSR to Huzhou, then
+    # the Shangqiu-Hefei-Hangzhou HSR; one change of line.  Without the penalty the modelled time
+    # drops by exactly the penalty (both paths are the same track).
+    table = load_timetable_checks()
+    row = table[(table["origin_station"] == "Shanghai Songjiang") & (table["destination_station"] == "Xuancheng")]
+    with_change = timetable_check(model, table=row)["modelled_min"].iloc[0]
+    free = build_model(load_config(rail__line_change_min=0.0))
+    without = timetable_check(free, table=row)["modelled_min"].iloc[0]
+    assert with_change - without == pytest.approx(model.config["rail"]["line_change_min"], abs=0.15)
 
 
 def test_config_holds_the_fitted_rail_parameters():
-    from transit.model.calibration import ALLOWANCES, FACTORS, PENALTIES
+    from transit.model.calibration import ALLOWANCES, CHANGES, FACTORS, PENALTIES
 
     rail = load_config()["rail"]
     assert rail["speed_factor"] in FACTORS and rail["stop_penalty_min"] in PENALTIES
-    assert rail["stop_allowance_min_per_km"] in ALLOWANCES
+    assert rail["stop_allowance_min_per_km"] in ALLOWANCES and rail["line_change_min"] in CHANGES
+
+
+@pytest.mark.slow
+def test_the_rail_fit_reproduces_the_configured_values():
+    from transit.model.calibration import fit_rail
+
+    config = load_config()
+    fit = fit_rail(config)
+    for key in ("speed_factor", "stop_allowance_min_per_km", "line_change_min", "stop_penalty_min"):
+        assert config["rail"][key] == fit[key], key
 
 
 def test_config_holds_the_fitted_demand_parameters(model):
@@ -153,7 +213,7 @@ def test_optimize_command_writes_every_output(tmp_path, capsys):
     code = main(["optimize", "--budget", "120", "--out", str(out), "--ladder-steps", "3"])
     assert code == 0
     files = {p.name for p in out.iterdir()}
-    assert files == {"priorities.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
+    assert files == {"priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
                      "report.md", "run.json"}
     pairs = pd.read_csv(out / "pairs.csv")
     assert list(pairs.columns[:13]) == PAIRS_COLUMNS
@@ -178,6 +238,9 @@ def test_optimize_command_writes_every_output(tmp_path, capsys):
     assert record["inputs"]["budget_bn_cny"] == 120
     assert set(record["hashes"]) >= {"config", "data/projects.json"}
     layers = {name for name, _ in pyogrio.list_layers(out / "network.gpkg")}
+    # OSM-derived data carries its attribution in the GeoPackage's metadata
+    info = pyogrio.read_info(out / "network.gpkg", layer="rail")
+    assert "OpenStreetMap contributors, ODbL" in info["layer_metadata"]["ATTRIBUTION"]
     assert {"rail", "road", "stations", "zones", "projects_selected", "projects_candidates"} <= layers
     report = (out / "report.md").read_text()
     assert "proved optimal" in report and "map.png" in report
@@ -195,6 +258,8 @@ def _write_projects(tmp_path: Path, mutate) -> Path:
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda ps: ps[0].update(cost_bn_cny=-5), "cost_bn_cny"),
+    (lambda ps: ps[0].update(cost_low_bn_cny=ps[0]["cost_bn_cny"] + 1), "low <= central <= high"),
+    (lambda ps: ps[0].update(cost_high_bn_cny="a lot"), "cost_high_bn_cny"),
     (lambda ps: ps[0].pop("cost_bn_cny"), "cost_bn_cny"),
     (lambda ps: (ps[0].update(requires=[ps[1]["id"]]), ps[1].update(requires=[ps[0]["id"]])), "dependency cycle"),
     (lambda ps: ps[0].update(requires=["no_such_project"]), "unknown project"),
@@ -302,12 +367,18 @@ def test_project_platforms_transfers_and_shared_new_stations(model):
     node = G.nodes["project-station:Shanghai East"]
     assert node["station"] and node["x"] > 121.0
     assert any(d["mode"] == "access" for _, _, d in G.in_edges("project-station:Shanghai East", data=True))
-    # a project stopping at an existing station has its own platform, a transfer away
+    # a project stopping at an existing station has its own platform: boarded from the station
+    # and left to its arrival node for free, a change of line away from the existing lines
     maglev = by_id["huhang_maglev"]
     platform = maglev.points[0]["node"]
     assert platform.startswith("project:huhang_maglev:platform:")
-    transfers = [a for u, v, a in maglev.arcs if a.get("link") == "transfer"]
-    assert transfers and all(a["travel_time"] == config["rail"]["transfer_min"] * 60 for a in transfers)
+    platform_of = dict(maglev.new_nodes)[platform]["platform_of"]
+    station = next(n for n, d in model.network.graph.nodes(data=True) if d.get("station") and d.get("name") == platform_of)
+    arrival = model.network.graph.nodes[station]["arrival"]
+    links = {(u, v): a for u, v, a in maglev.arcs if a.get("link") in ("board", "alight", "change")}
+    assert links[(station, platform)]["travel_time"] == 0 and links[(platform, arrival)]["travel_time"] == 0
+    change = config["rail"]["line_change_min"] * 60
+    assert links[(arrival, platform)]["travel_time"] == change == links[(platform, station)]["travel_time"]
     # widenings add capacity, not free-flow arcs
     widenings = [m for m in model.mapped if m.project.kind == "upgrade" and m.project.mode == "road"]
     assert widenings and all(a["widening"] and a["capacity"] > 0 for m in widenings for _, _, a in m.arcs)

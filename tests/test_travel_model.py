@@ -16,6 +16,7 @@ from solvers.selection.markets import (
     Layer,
     Markets,
     brute_force_market_selection,
+    evaluate_market_design,
     market_budget_ladder,
     solve_market_selection,
 )
@@ -334,6 +335,28 @@ def test_market_selection_equals_brute_force_on_random_layers():
         assert exact.status == "OPTIMAL"
         assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
         assert exact.bound <= exact.objective + 1e-6
+    # a net objective: each built project adds an amount (e.g. its discounted cost in objective
+    # units); amounts of the order of the savings, so some projects are not worth building
+    saving = brute_force_market_selection(layers, projects, markets, budget=60.0)
+    scale = (saving.base_objective - saving.objective) / 4
+    amounts = {p.id: float(rng.random() * scale) for p in projects}
+    for budget in (5.0, 12.0, 60.0):
+        exact = solve_market_selection(layers, projects, markets, budget=budget, project_costs=amounts)
+        brute = brute_force_market_selection(layers, projects, markets, budget=budget, project_costs=amounts)
+        assert exact.status == "OPTIMAL"
+        assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
+        assert exact.bound <= exact.objective + 1e-6
+        net = evaluate_market_design(layers, projects, markets, exact.selected).objective
+        assert exact.objective == pytest.approx(net + sum(amounts[p] for p in exact.selected), rel=1e-9)
+    assert brute.selected != saving.selected  # the amounts change the optimum at the large budget
+    ladder = market_budget_ladder(layers, projects, markets, [5.0, 12.0, 60.0], project_costs=amounts)
+    for result in ladder.results:
+        ref = brute_force_market_selection(layers, projects, markets, budget=result.budget, project_costs=amounts)
+        assert result.objective == pytest.approx(ref.objective, rel=1e-9)
+    with pytest.raises(InputError, match="project_costs"):
+        solve_market_selection(layers, projects, markets, budget=5.0, project_costs={"nope": 1.0})
+    with pytest.raises(InputError, match="project_costs"):
+        solve_market_selection(layers, projects, markets, budget=5.0, project_costs={"p0": -1.0})
 
 
 def test_market_selection_equals_brute_force_on_the_real_catalogue(model):

@@ -34,6 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--growth", type=float, help="demand growth multiplier (overrides the config)")
     parser.add_argument("--pairs", choices=("axes", "all"), help="objective pairs (overrides the config)")
     parser.add_argument("--ladder-steps", type=int, default=8, help="budget steps for the priority order")
+    parser.add_argument("--objective", choices=("minutes", "benefit", "npv"), default="minutes",
+                        help="what to maximise: the time saving (generalized minutes a day, default), its money "
+                             "value (the same optimum), or the package's net present value (docs/appraisal.md)")
     parser.add_argument("--time-limit", type=float, help="seconds per budget step; then best found and gap")
     parser.add_argument("--osm", metavar="FILE",
                         help="build the network from this OSM XML/PBF file instead of the embedded default")
@@ -71,12 +74,21 @@ def run(args: argparse.Namespace) -> int:
                             ladder_steps=args.ladder_steps, time_limit=args.time_limit,
                             projects_path=args.projects, axes_path=args.axes, exclude_projects=tuple(args.exclude_project),
                             use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network,
-                            congestion=args.congestion, congestion_time_limit=args.congestion_time_limit, od=args.od)
+                            congestion=args.congestion, congestion_time_limit=args.congestion_time_limit, od=args.od,
+                            objective=args.objective)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")
-    print(f"objective {r.objective:,.0f} generalized min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
-          f"gap {r.gap:.2e}); outputs in {out}")
+    if run_.objective == "npv":
+        from transit.appraisal.tables import package_appraisal
+
+        pkg = package_appraisal(run_)
+        print(f"NPV {pkg['npv_bn_cny']:,.1f} bn CNY (benefits {pkg['pvb_bn_cny']:,.1f}, costs {pkg['pvc_bn_cny']:,.1f}; "
+              f"objective {r.objective:,.0f} generalized min/day equivalent, bound {r.bound:,.0f}, gap {r.gap:.2e}); "
+              f"outputs in {out}")
+    else:
+        print(f"objective {r.objective:,.0f} generalized min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
+              f"gap {r.gap:.2e}); outputs in {out}")
     if run_.congestion is not None:
         c = run_.congestion.summary()
         print(f"congestion (road projects, UE): {c['status']}, {', '.join(c['selected']) or 'none'}; "

@@ -223,6 +223,8 @@ class Project:
     expected_opening: int | None = None
     cost_basis: str = ""
     sources: tuple[str, ...] = ()
+    cost_low_bn_cny: float | None = None  # the range of published (or derived) costs; None: only the central one
+    cost_high_bn_cny: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -245,6 +247,14 @@ def load_projects(
             raise CatalogueError(f"{where}: 'cost_bn_cny' is missing or not a number ({cost!r}); expected billion CNY >= 0")
         if cost < 0:
             raise CatalogueError(f"{where}: 'cost_bn_cny' = {cost}; expected a cost >= 0")
+        low, high = item.get("cost_low_bn_cny"), item.get("cost_high_bn_cny")
+        for name, value in (("cost_low_bn_cny", low), ("cost_high_bn_cny", high)):
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                      or math.isnan(value) or value < 0):
+                raise CatalogueError(f"{where}: {name!r} = {value!r}; expected billion CNY >= 0")
+        if (low is not None and low > cost) or (high is not None and high < cost):
+            raise CatalogueError(f"{where}: cost range low {low!r}, central {cost!r}, high {high!r}; expected "
+                                 "low <= central <= high")
         mode = item.get("mode")
         if mode not in MODES:
             raise CatalogueError(f"{where}: 'mode' = {mode!r}; expected one of {MODES}")
@@ -266,7 +276,7 @@ def load_projects(
                 raise CatalogueError(f"{where}: unknown axis id(s) {unknown}; expected among {axis_ids}")
         known = {"id", "name_en", "name_zh", "mode", "kind", "status", "design_speed_kmh", "length_km",
                  "cost_bn_cny", "lead_member", "axes", "alignment", "requires", "excludes",
-                 "expected_opening", "cost_basis", "sources", "cost_sources"}
+                 "expected_opening", "cost_basis", "sources", "cost_sources", "cost_low_bn_cny", "cost_high_bn_cny"}
         projects.append(Project(
             id=pid, name_en=item.get("name_en", pid), name_zh=item.get("name_zh", ""), mode=mode,
             kind=item.get("kind", "new_line"), status=item.get("status", ""), design_speed_kmh=float(speed),
@@ -275,6 +285,7 @@ def load_projects(
             excludes=tuple(item.get("excludes") or ()), expected_opening=item.get("expected_opening"),
             cost_basis=item.get("cost_basis", ""),
             sources=tuple(item.get("cost_sources") or ()) + tuple(item.get("sources") or ()),
+            cost_low_bn_cny=None if low is None else float(low), cost_high_bn_cny=None if high is None else float(high),
             extra={k: v for k, v in item.items() if k not in known},
         ))
     _check_references(projects, path)

@@ -90,6 +90,14 @@ def _validate(config: dict[str, Any]) -> None:
                          "expected a value in (0, 1]")
     if config["objective"]["pairs"] not in ("axes", "all"):
         raise InputError(f"config objective.pairs = {config['objective']['pairs']!r}: expected 'axes' or 'all'")
+    for key in ("discount_rate", "demand_growth", "value_of_time_growth"):
+        if not -1 < config["appraisal"][key] < 1:
+            raise InputError(f"config appraisal.{key} = {config['appraisal'][key]}: expected a rate in (-1, 1)")
+    for key in ("price_year", "base_year", "opening_year", "operating_years", "growth_end_year",
+                "construction_years_rail", "construction_years_road", "construction_years_crossing"):
+        value = config["appraisal"][key]
+        if int(value) != value or value < 1:
+            raise InputError(f"config appraisal.{key} = {value}: expected a whole number >= 1")
     bbox = config["network"]["bbox"]
     if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
         raise InputError(f"config network.bbox = {bbox}: expected [west, south, east, north]")
@@ -103,7 +111,9 @@ POSITIVE = [("rail", "conventional_kph"), ("rail", "speed_factor"), ("rail", "ad
             ("mode_choice", "road_nest_mu"),
             ("congestion", "corridor_slowdown")]
 INTEGERS = [("access", "road_connectors")]
-SIGNED = {("mode_choice", "asc_car"), ("mode_choice", "asc_coach")}  # constants may be negative
+SIGNED = {("mode_choice", "asc_car"), ("mode_choice", "asc_coach"),  # constants may be negative
+          ("appraisal", "discount_rate"), ("appraisal", "demand_growth"),  # rates in (-1, 1)
+          ("appraisal", "value_of_time_growth")}
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@
 * Rail: the embedded railway graph at the conventional speed; catalogued lines in service
   (``data/rail_lines.json``) are conflated into it: edges along a line get its commercial
   speed (``rail.speed_factor`` x its maximum operating speed), lines the snapshot lacks are
-  added from the catalogue, and every catalogued station becomes a node.
+  added from the catalogue, and every catalogued station becomes a node.  The graph is then
+  expanded into line layers (:mod:`networks.lines`): a change of line costs
+  ``rail.line_change_min``, a journey along one line nothing.
 * Road: the embedded highway graph at ``road.other_kph``; the catalogued expressways
   (``data/expressways.json``) get ``road.expressway_kph``; sea bridges the snapshot lacks are
   added from their waypoints.
@@ -26,14 +28,17 @@ from networks import osm_tags
 from networks.conflate import CatalogueLine, Stop, conflate_lines
 from networks.embedded import embedded_graph
 from networks.geometry import travel_time_s
+from networks.lines import contract_chains, line_layers
 from networks.multimodal import AccessParameters, compose_multimodal
 from networks.errors import CatalogueError
 from transit.catalogue import load_cities, load_expressways, load_rail_lines
 from transit.model.zones import zones_for
 
-__all__ = ["BaseNetwork", "RAIL_NODE_OFFSET", "access_parameters", "build_base_network"]
+__all__ = ["BaseNetwork", "LINE_NODE_OFFSET", "RAIL_NODE_OFFSET", "access_parameters", "build_base_network",
+           "rail_routing"]
 
 RAIL_NODE_OFFSET = 10**13  # rail node ids start here: above any road node id, OSM's included
+LINE_NODE_OFFSET = 2 * 10**13  # the line layers' node ids (networks.lines) start here
 
 
 @dataclass
@@ -113,6 +118,18 @@ def build_rail(config: dict[str, Any], *, use_cache: bool = True) -> tuple[nx.Mu
             rail.nodes[node]["city"] = city_of[name]
     rail.graph.update(name="YRD rail (embedded + catalogue)")
     return rail, report
+
+
+def rail_routing(rail: nx.MultiDiGraph, config: dict[str, Any]) -> nx.MultiDiGraph:
+    """The graph journeys are routed on: pass-through nodes contracted, then line layers.
+
+    A change of line costs ``rail.line_change_min`` (:mod:`networks.lines`); the track
+    graph ``rail`` itself is kept for maps and GIS layers.
+    """
+    routing = line_layers(contract_chains(rail), change_min=config["rail"]["line_change_min"],
+                          node_offset=LINE_NODE_OFFSET)
+    routing.graph.update(name=f"{rail.graph.get('name', 'rail')}, line layers")
+    return routing
 
 
 def build_road(config: dict[str, Any], cities: pd.DataFrame, *, use_cache: bool = True
@@ -201,7 +218,7 @@ def build_base_network(
         road, road_report = build_road(config, cities, use_cache=use_cache)
     if "rail" not in replaced:
         check_stations_on_lines(rail)
-    graph = compose_multimodal(road, rail, zones, params=access_parameters(config), key="zone")
+    graph = compose_multimodal(road, rail_routing(rail, config), zones, params=access_parameters(config), key="zone")
     source = "embedded"
     if replaced:
         source = f"{' and '.join(sorted(replaced))} from the OSM file {osm} ((c) OpenStreetMap contributors, ODbL)"

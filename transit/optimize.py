@@ -31,6 +31,9 @@ class OptimizationRun:
     fastest_opt: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     congestion: Any = None  # transit.congestion.CongestionResult with --congestion
+    objective: str = "minutes"  # what the selection optimised: minutes, benefit or npv
+    appraisal: Any = None  # transit.appraisal.AppraisalParameters
+    project_costs_min: dict[str, float] | None = None  # npv: each project's PV of costs, in objective units
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -61,14 +64,26 @@ def run_optimization(
     congestion: bool = False,
     congestion_time_limit: float | None = None,
     od: str | None = None,
+    objective: str = "minutes",
 ) -> OptimizationRun:
     """Build the model (unless given), run the exact optimiser along the budget ladder.
 
-    With ``congestion``, the road projects are also chosen under congestion (exact bilevel
-    network design, :mod:`transit.congestion`) for the same budget.
+    ``objective``: ``"minutes"`` (the logsum benefit in generalized minutes a day),
+    ``"benefit"`` (the same in money: with one opening year and one growth path for every
+    project, money is a fixed multiple of minutes, so the optimum is the same) or ``"npv"``
+    (the package's net present value: each project's discounted costs enter the objective,
+    :func:`transit.appraisal.tables.project_cost_terms`).  With ``congestion``, the road
+    projects are also chosen under congestion (exact bilevel network design,
+    :mod:`transit.congestion`) for the same budget.
     """
+    from transit.appraisal import appraisal_parameters
+    from transit.appraisal.tables import OBJECTIVES, project_cost_terms
+
     if not isinstance(budget, (int, float)) or not np.isfinite(budget) or budget < 0:
         raise InputError(f"budget = {budget!r}; expected a finite number of billion CNY >= 0")
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective = {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    appraisal = appraisal_parameters(config if model is None else model.config)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
@@ -83,8 +98,9 @@ def run_optimization(
         raise InputError(f"member cap for unknown member(s) {unknown}; expected among {sorted(known_members)}")
     started = time.perf_counter()
     budgets = budget_steps(budget, ladder_steps) if budget > 0 else [0.0]
+    terms = project_cost_terms(model, appraisal) if objective == "npv" else None
     ladder = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
-                                  member_caps=caps or None, time_limit=time_limit)
+                                  member_caps=caps or None, time_limit=time_limit, project_costs=terms)
     timings["optimise_s"] = time.perf_counter() - started
     result = ladder.results[-1]
     started = time.perf_counter()
@@ -102,19 +118,25 @@ def run_optimization(
         timings["congestion_s"] = time.perf_counter() - started
     return OptimizationRun(model=model, budget=float(budget), member_caps=caps, ladder=ladder, result=result,
                            skim_base=skim_base, skim_opt=skim_opt, fastest_base=fastest_base, fastest_opt=fastest_opt,
-                           timings=timings, congestion=congested)
+                           timings=timings, congestion=congested, objective=objective, appraisal=appraisal,
+                           project_costs_min=terms)
 
 
 def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     """Ranked projects: the optimal set at the budget in order of entry along the ladder.
 
-    ``marginal_saving_min`` is what the objective loses (generalized minutes per day: the
+    ``marginal_saving_min`` is what the package loses (generalized minutes per day: the
     logsum benefit) if the project is removed from the optimal set at the full budget, together
-    with the selected projects that require it (they cannot stay without it); projects that
-    were optimal at a lower budget but not at the full one are listed after, marked
-    ``in_optimal_set=no``.
+    with the selected projects that require it (they cannot stay without it); ``npv_bn_cny``
+    and ``bcr`` set that saving, in money, against the project's own costs
+    (:mod:`transit.appraisal`); ``marginal_saving_at_entry_min`` is the same at the budget where
+    it enters (net of the cost terms with ``objective="npv"``).  Projects that were optimal at a
+    lower budget but not at the full one are listed after, marked ``in_optimal_set=no``.
     """
+    from transit.appraisal import appraisal_parameters, project_flows
+
     model = run.model
+    params = run.appraisal or appraisal_parameters(model.config)
     selected = set(run.selected)
     rows = []
     for entry in run.ladder.priority:
@@ -122,19 +144,24 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
         if entry.id in selected:
             dropped = _with_dependents(entry.id, run.selected, model)
             rest = [p for p in run.selected if p not in dropped]
-            saving = run.ladder.objective_of(rest) - run.result.objective
+            terms = run.project_costs_min or {}
+            saving = run.ladder.objective_of(rest) - run.result.objective + sum(terms.get(p, 0.0) for p in dropped)
         else:
             saving = float("nan")
+        flows = project_flows(params, capex_bn=project.cost_bn_cny, mode=project.mode, kind=project.kind,
+                              saving_min_per_day=0.0 if np.isnan(saving) else saving)
         rows.append({
             "project": entry.id, "name_en": project.name_en, "name_zh": project.name_zh, "mode": project.mode,
             "cost_bn_cny": project.cost_bn_cny, "lead_member": project.lead_member,
             "axes": " ".join(project.axes), "enters_at_budget": entry.first_budget,
-            "marginal_saving_min": saving, "marginal_saving_at_entry_min": entry.marginal_saving,
+            "marginal_saving_min": saving, "npv_bn_cny": flows.npv / 1e9 if not np.isnan(saving) else np.nan,
+            "bcr": flows.bcr if not np.isnan(saving) else np.nan,
+            "marginal_saving_at_entry_min": entry.marginal_saving,
             "in_optimal_set": "yes" if entry.id in selected else "no",
         })
     table = pd.DataFrame(rows, columns=[
         "project", "name_en", "name_zh", "mode", "cost_bn_cny", "lead_member", "axes", "enters_at_budget",
-        "marginal_saving_min", "marginal_saving_at_entry_min", "in_optimal_set"])
+        "marginal_saving_min", "npv_bn_cny", "bcr", "marginal_saving_at_entry_min", "in_optimal_set"])
     table = table.sort_values(["in_optimal_set", "enters_at_budget", "marginal_saving_at_entry_min"],
                               ascending=[False, True, False], kind="stable").reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))

@@ -13,11 +13,11 @@ with a capacity per direction. A widening (``kind="upgrade"``) is the same arcs 
 ``widening``: the free-flow model leaves them out (speed does not change, so it saves
 nothing), the congestion model counts their added lanes as capacity.
 
-A rail project that stops at an existing station gets its own platform there: reached
-from the city by the station's own access links, and from the existing lines through a
-transfer of ``rail.transfer_min`` each way (changing trains costs time; changes within
-the base network are free, for lack of line-level data there). New stations are shared
-by every project that names them.
+A rail project that stops at an existing station gets its own platform there, its own line
+layer in the sense of :mod:`networks.lines`: boarded from the station and left to the
+station's arrival node for free, joined to the existing lines by a change of
+``rail.line_change_min`` each way (the same penalty as a change between existing lines).
+New stations are shared by every project that names them.
 
 Every point must lie inside the study area (the network bbox, plus
 ``STUDY_AREA_MARGIN_DEG`` for line termini just outside it): a point outside is a typo or
@@ -83,21 +83,30 @@ def _rail_point(
         if near_km <= SAME_STATION_KM:
             station, km = near, near_km
     if station is not None:
-        # The project's own platform: reached from the city like the station itself, and
-        # from the existing lines through a transfer (a change of train costs time).
+        # The project's own platform: boarded from the station (departure node) for free, left
+        # to its arrival node for free, and joined to the existing lines through a change of
+        # line (``rail.line_change_min``) each way, as lines of the base network are.
         platform = f"project:{project.id}:platform:{graph.nodes[station].get('name', station)}"
         data = graph.nodes[station]
+        arrival = data.get("arrival", station)
         item.new_nodes.append((platform, {"x": data["x"], "y": data["y"], "station": False,
                                           "platform_of": data.get("name", str(station)), "project": project.id}))
-        transfer = {"mode": "rail", "length": 0.0, "travel_time": config["rail"]["transfer_min"] * 60.0,
-                    "link": "transfer", "project": project.id}
-        item.arcs += [(platform, station, dict(transfer)), (station, platform, dict(transfer))]
-        for u, _, attrs in graph.in_edges(station, data=True):
-            if attrs.get("mode") == "access":
-                item.arcs.append((u, platform, {**attrs, "project": project.id}))
-        for _, v, attrs in graph.out_edges(station, data=True):
-            if attrs.get("mode") == "access":
-                item.arcs.append((platform, v, {**attrs, "project": project.id}))
+        change = config["rail"]["line_change_min"] * 60.0
+        link = {"mode": "rail", "length": 0.0, "project": project.id}
+        if arrival == station:  # a rail graph without line layers: a change each way
+            item.arcs += [(station, platform, {**link, "travel_time": change, "link": "change"}),
+                          (platform, station, {**link, "travel_time": change, "link": "change"})]
+            for u, _, attrs in graph.in_edges(station, data=True):
+                if attrs.get("mode") == "access":
+                    item.arcs.append((u, platform, {**attrs, "project": project.id}))
+            for _, v, attrs in graph.out_edges(station, data=True):
+                if attrs.get("mode") == "access":
+                    item.arcs.append((platform, v, {**attrs, "project": project.id}))
+        else:
+            item.arcs += [(station, platform, {**link, "travel_time": 0.0, "link": "board"}),
+                          (platform, arrival, {**link, "travel_time": 0.0, "link": "alight"}),
+                          (arrival, platform, {**link, "travel_time": change, "link": "change"}),
+                          (platform, station, {**link, "travel_time": change, "link": "change"})]
         return platform, km, "existing station" if km == 0.0 else "existing station (nearby)"
     # A new station, shared by every project that names it; each adds the node and links.
     node = f"project-station:{name}"

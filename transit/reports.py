@@ -16,6 +16,8 @@ from typing import Any
 
 import geopandas as gpd
 import matplotlib
+import networkx as nx
+import shapely
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -24,6 +26,7 @@ import pandas as pd  # noqa: E402
 from shapely.geometry import LineString, Point  # noqa: E402
 
 from networks.atomic import atomic_output_dir  # noqa: E402
+from networks.osm_export import OSM_METADATA  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
 from transit.catalogue import load_cities  # noqa: E402
 from transit.model.mode_choice import MODES  # noqa: E402
@@ -35,23 +38,25 @@ from transit.optimize import (  # noqa: E402
     unvalued_table,
     zone_pairs_table,
 )
+from transit.appraisal.tables import appraisal_table, package_appraisal, tornado_table  # noqa: E402
 from transit.validation import timetable_check  # noqa: E402
 
 __all__ = ["write_outputs", "network_layers"]
 
-OUTPUTS = ("priorities.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png", "report.md",
-           "run.json", "congestion.csv")
+OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
+           "report.md", "run.json", "congestion.csv")
 
 
 def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
-    rows, geoms = [], []
+    rows, coords = [], []
     for u, v, data in edges:
         a, b = G.nodes[u], G.nodes[v]
-        geoms.append(LineString([(a["x"], a["y"]), (b["x"], b["y"])]))
+        coords.append(((a["x"], a["y"]), (b["x"], b["y"])))
         rows.append({"u": str(u), "v": str(v), "mode": data.get("mode"), "length_m": data.get("length"),
                      "speed_kph": data.get("speed_kph"), "travel_time_s": data.get("travel_time"),
                      "lines": " ".join(data.get("lines", ())), "project": data.get("project", ""), **extra})
-    return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+    geometry = shapely.linestrings(np.asarray(coords, dtype=float).reshape(-1, 2, 2)) if coords else []
+    return gpd.GeoDataFrame(rows, geometry=geometry, crs="EPSG:4326")
 
 
 def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
@@ -59,17 +64,18 @@ def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
     model = run.model
     G = model.design_graph(run.selected)
 
-    def one_way(mode: str):
+    def one_way(graph: nx.MultiDiGraph, mode: str):
         seen = set()
-        for u, v, data in G.edges(data=True):
+        for u, v, data in graph.edges(data=True):
             if data.get("mode") == mode and "project" not in data and (v, u) not in seen:
                 seen.add((u, v))
                 yield u, v, data
 
     stations = [(n, d) for n, d in G.nodes(data=True) if d.get("station")]
     layers = {
-        "rail": _edge_frame(G, one_way("rail")),
-        "road": _edge_frame(G, one_way("road")),
+        # the track, not the routing graph's line layers (networks.lines)
+        "rail": _edge_frame(model.network.rail, one_way(model.network.rail, "rail")),
+        "road": _edge_frame(G, one_way(G, "road")),
         "stations": gpd.GeoDataFrame(
             [{"node": str(n), "name": d.get("name"), "city": d.get("city", ""), "project": d.get("project", "")}
              for n, d in stations],
@@ -197,7 +203,7 @@ def _shares_table(run: OptimizationRun) -> pd.DataFrame:
 
 
 def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, checks: pd.DataFrame,
-            unvalued: pd.DataFrame) -> str:
+            unvalued: pd.DataFrame, appraisal: pd.DataFrame, package: dict[str, Any], tornado: pd.DataFrame) -> str:
     r = run.result
     model = run.model
     cfg = model.config
@@ -212,7 +218,8 @@ def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, 
         f"{', '.join(n.added) or 'nothing'} enter(s)" for n in run.ladder.non_nested
     ) or "- none: every optimal set contains the previous one."
     vot = mc["value_of_time_cny_per_h"]
-    money = r.saving * vot / 60.0
+    saving = package["saving_min_per_day"]
+    money = saving * vot / 60.0
     zones = model.network.zones
     trips = float(model.demand["demand"].sum())
     market_trips = float(model.demand["demand"].to_numpy(float)[model.market_rows].sum())
@@ -229,12 +236,16 @@ pairs, {market_trips:,.0f} of the model's {trips:,.0f} intercity trips per day);
 
 ## Result
 
+Objective: **{_OBJECTIVE_TEXT[run.objective]}**.
 Selected {len(r.selected)} project(s) costing {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}.
-The solution is **{optimal}**: objective {r.objective:,.0f} generalized minutes per day, lower bound
+The solution is **{optimal}**: objective {r.objective:,.0f} generalized minutes per day{_NPV_NOTE if run.objective == 'npv' else ''}, lower bound
 {r.bound:,.0f}, relative gap {r.gap:.2e} (base network {r.base_objective:,.0f}). The saving, the
-travellers' gain in consumer surplus (logsum benefit), is **{r.saving:,.0f} generalized minutes per day**,
-{100 * r.saving / r.base_objective if r.base_objective else 0.0:.2f} % of the base, or
+travellers' gain in consumer surplus (logsum benefit), is **{saving:,.0f} generalized minutes per day**,
+{100 * saving / r.base_objective if r.base_objective else 0.0:.2f} % of the base, or
 {money / 1e6:,.2f} million CNY per day at a value of time of {vot:g} CNY/h.
+In money over the appraisal period: benefits {package['pvb_bn_cny']:,.1f} bn CNY, costs
+{package['pvc_bn_cny']:,.1f} bn CNY (present values), **NPV {package['npv_bn_cny']:,.1f} bn CNY**, BCR
+{package['bcr']:.2f} (see "Appraisal").
 
 ## Investment priorities
 
@@ -242,7 +253,9 @@ Rank = order in which projects enter the optimal set as the budget grows
 ({len(run.ladder.budgets)} budget steps); marginal saving = objective increase (generalized
 minutes per day) if the project were removed from the optimal set at the full budget.
 
-{_md_table(priorities[['rank', 'project', 'name_en', 'cost_bn_cny', 'lead_member', 'axes', 'enters_at_budget', 'marginal_saving_min', 'in_optimal_set']])}
+{_md_table(priorities[['rank', 'project', 'name_en', 'cost_bn_cny', 'lead_member', 'axes', 'enters_at_budget', 'marginal_saving_min', 'npv_bn_cny', 'bcr', 'in_optimal_set']])}
+
+NPV and BCR set the marginal saving, in money, against the project's own discounted costs.
 
 Budget ladder (each row solved exactly):
 
@@ -254,6 +267,15 @@ Where the optimal sets are not nested:
 Candidates in no optimal set of the ladder, and why (those that save nothing say so):
 
 {_md_table(unvalued) if len(unvalued) else '(none: every candidate is in some optimal set of the ladder)'}
+
+## Appraisal
+
+{_appraisal_section(run, appraisal, package)}
+
+Sensitivity of the package's NPV (bn CNY), one input at a time at its low and high value
+(`tornado.csv`; ranges in `docs/appraisal.md`):
+
+{_md_table(tornado[['input', 'low', 'high', 'npv_low_bn_cny', 'npv_central_bn_cny', 'npv_high_bn_cny']], '{:,.4g}')}
 
 ## Axes and the Hangzhou Bay link
 
@@ -276,8 +298,8 @@ time between the first and last city (station to station, as a timetable shows i
 - Network: {model.network.description}
 - Rail: commercial speed {cfg['rail']['speed_factor']:g} x each line's maximum operating speed,
   {cfg['rail']['conventional_kph']:g} km/h elsewhere, plus {cfg['rail']['stop_allowance_min_per_km']:g} min per km for
-  intermediate stops and {cfg['rail']['stop_penalty_min']:g} min per trip end (the three calibrated on half of
-  `data/timetable_checks.csv`); access {cfg['access']['rail_access_min']:g} min and
+  intermediate stops, {cfg['rail']['stop_penalty_min']:g} min per trip end and {cfg['rail']['line_change_min']:g} min per
+  change of line (the four calibrated on half of `data/timetable_checks.csv`); access {cfg['access']['rail_access_min']:g} min and
   egress {cfg['access']['rail_egress_min']:g} min plus local travel at {cfg['access']['local_kph']:g} km/h to
   every station within {cfg['access']['station_radius_km']:g} km (the nearest one if none).
 - Road: {cfg['road']['expressway_kph']:g} km/h on expressways, {cfg['road']['other_kph']:g} km/h on other
@@ -302,6 +324,47 @@ time between the first and last city (station to station, as a timetable shows i
 """
 
 
+_NPV_NOTE = " (travel plus the projects' discounted costs in minute-equivalents)"
+_OBJECTIVE_TEXT = {
+    "minutes": "the travellers' time saving (logsum benefit, generalized minutes a day)",
+    "benefit": "the money value of the time saving (the same optimum as minutes: one opening year and one "
+               "growth path for every project)",
+    "npv": "the package's net present value (monetised benefits minus discounted costs)",
+}
+
+
+def _appraisal_section(run: OptimizationRun, appraisal: pd.DataFrame, package: dict[str, Any]) -> str:
+    p = package["parameters"]
+    chosen = appraisal[appraisal["project"].isin(run.selected)]
+    others = appraisal[~appraisal["project"].isin(run.selected)]
+    cols = ["project", "cost_bn_cny", "pv_costs_bn_cny", "alone_saving_min", "alone_npv_bn_cny", "alone_bcr",
+            "alone_irr", "package_marginal_saving_min", "package_npv_bn_cny", "package_bcr"]
+    irr = package["irr"]
+    return f"""Every project of the package opens in {p['opening_year']} and is appraised over {p['operating_years']}
+years of operation, discounted at {100 * p['discount_rate']:g} % to {p['base_year']} (prices of {p['price_year']}):
+benefits = the daily saving x {p['value_of_time_cny_per_h']:g} CNY/h x {p['days_per_year']:g} days, growing
+{100 * p['demand_growth']:g} % (demand) and {100 * p['value_of_time_growth']:g} % (value of time) a year to
+{p['growth_end_year']}; costs = capital with optimism bias (rail {100 * p['optimism_bias']['rail']:g} %, road
+{100 * p['optimism_bias']['road']:g} %, sea crossings {100 * p['optimism_bias']['crossing']:g} %) spread over the
+construction years, O&M, less residual value. One generalized minute a day saved is worth
+{package['benefit_factor_cny_per_min_day']:,.0f} CNY of present value. Formulae and sources:
+`docs/appraisal.md`. The benefits are the modelled travellers' time and money savings only (see "What it
+leaves out" there): a BCR below 1 says the time savings alone do not repay a project.
+
+Package: benefits {package['pvb_bn_cny']:,.1f} bn CNY, costs {package['pvc_bn_cny']:,.1f} bn CNY, NPV
+{package['npv_bn_cny']:,.1f} bn CNY, BCR {package['bcr']:.3f}, IRR {'n/a' if irr != irr else f'{100 * irr:.1f} %'},
+first-year return {100 * package['first_year_return']:.2f} %.
+
+Projects of the package (alone = with the projects it requires, on the base network; in the
+package = what the package loses without it):
+
+{_md_table(chosen[cols], '{:,.3g}') if len(chosen) else '(none)'}
+
+Other candidates, alone (the full table: `appraisal.csv`):
+
+{_md_table(others[cols[:7]], '{:,.3g}') if len(others) else '(none)'}"""
+
+
 def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] | None = None) -> Path:
     """Write every output of ``transit optimize`` into ``out_dir`` atomically."""
     out_dir = Path(out_dir)
@@ -310,17 +373,23 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
     pairs = pairs_table(run)
     zone_pairs = zone_pairs_table(run)
     unvalued = unvalued_table(run)
+    appraisal = appraisal_table(run)
+    package = package_appraisal(run)
+    tornado = tornado_table(run)
     checks = timetable_check(run.model, missing="skip")
     layers = network_layers(run)
     with atomic_output_dir(out_dir, managed=OUTPUTS) as tmp:
         priorities.to_csv(tmp / "priorities.csv", index=False)
+        appraisal.to_csv(tmp / "appraisal.csv", index=False, float_format="%.6g")
+        tornado.to_csv(tmp / "tornado.csv", index=False, float_format="%.6g")
         axes.to_csv(tmp / "axes.csv", index=False)
         pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.4g")
         zone_pairs.to_csv(tmp / "zone_pairs.csv", index=False, float_format="%.4g")
         for name, layer in layers.items():
-            layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG")
+            layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
+                          layer_metadata=OSM_METADATA)
         _draw_map(run, layers, tmp / "map.png")
-        report = _report(run, priorities, axes, checks, unvalued)
+        report = _report(run, priorities, axes, checks, unvalued, appraisal, package, tornado)
         if run.congestion is not None:
             table = _congestion_table(run)
             table.to_csv(tmp / "congestion.csv", index=False)
@@ -335,6 +404,8 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             "versions": _versions(),
             "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
             "result": run.result.to_dict() | {"od_times": None},
+            "objective": run.objective,
+            "appraisal": package,
             "ladder": run.ladder.to_dict(),
             "congestion": run.congestion.summary() if run.congestion is not None else None,
             "network": {"nodes": run.model.network.graph.number_of_nodes(),

@@ -35,8 +35,8 @@ def timetable_split(table: pd.DataFrame, *, seed: str = SPLIT_SEED) -> pd.Series
 def timetable_check(model, *, table: pd.DataFrame | None = None, missing: str = "raise") -> pd.DataFrame:
     """Modelled fastest station-to-station rail time vs the published fastest timetable time.
 
-    The modelled time is the shortest path over rail edges of the base network plus the stop
-    penalty at both ends (what a passenger sees between departure and arrival). A station not
+    The modelled time is the shortest path over rail edges of the base network (changes of line
+    included, :mod:`networks.lines`) plus the stop penalty at both ends (what a passenger sees between departure and arrival). A station not
     in the network (e.g. a user's OSM build names stations differently) raises, or with
     ``missing="skip"`` leaves that row out.
     """
@@ -56,6 +56,7 @@ def timetable_check(model, *, table: pd.DataFrame | None = None, missing: str = 
                 raise CatalogueError(f"timetable check {row.origin_station} - {row.destination_station}: "
                                      f"station {name!r} is not in the rail network (data/rail_lines.json)")
             ends.append(station[name])
+        ends[1] = G.nodes[ends[1]].get("arrival", ends[1])  # line layers: journeys end at the arrival node
         seconds = float(rail.lengths([ends[0]], [ends[1]])[0, 0])
         modelled = seconds / 60.0 + penalty if np.isfinite(seconds) else np.nan
         ratio = modelled / float(row.fastest_min)

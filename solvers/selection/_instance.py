@@ -62,6 +62,10 @@ class _Instance:
             self.project_arcs.append(
                 [(int(u), int(v), float(t), i, self.graph.position(int(u), int(v))) for u, v, t in p.arcs]
             )
+        # Pair times depend only on the projects with arcs here: designs that differ in other
+        # projects (another layer's) share one shortest-path computation.
+        self.arc_mask = sum(1 << i for i, arcs in enumerate(self.project_arcs) if arcs)
+        self._times: dict[int, np.ndarray] = {}
         self._read_od(od)
 
     # -- demand ---------------------------------------------------------------------------
@@ -153,14 +157,21 @@ class _Instance:
 
     # -- exact evaluation on the full graph -----------------------------------------------
     def pair_times(self, mask: int) -> np.ndarray:
-        extra = [arc for i in _bits(mask) for arc in self.project_arcs[i]]
+        key = mask & self.arc_mask
+        cached = self._times.get(key)
+        if cached is not None:
+            return cached.copy()
+        extra = [arc for i in _bits(key) for arc in self.project_arcs[i]]
         matrix, _ = self.graph.matrix(extra)
         times = np.zeros(self.pair_codes.shape[0])
         if self.origins.size:
             dist = dijkstra(matrix, directed=True, indices=self.origins)
             row = np.searchsorted(self.origins, self.pair_o)
             times = dist[row, self.pair_d]
-        return times
+        if len(self._times) >= _TIMES_CACHE:
+            self._times.pop(next(iter(self._times)))
+        self._times[key] = times
+        return times.copy()
 
     def objective_of(self, times: np.ndarray) -> float:
         positive = self.pair_demand > 0
@@ -178,6 +189,9 @@ class _Instance:
                 f"od: pair {int(self.pair_o[k])} -> {int(self.pair_d[k])} (demand {self.pair_demand[k]:g}) is unreachable "
                 f"in the base graph ({bad.size} such pairs); expected every pair with demand to be connected"
             )
+
+
+_TIMES_CACHE = 64  # designs whose pair times are kept (oldest dropped first)
 
 
 def _bits(mask: int) -> Iterable[int]:

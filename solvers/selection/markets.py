@@ -256,6 +256,23 @@ def _market_savings(problem: _MarketProblem, recs: list[_Records], usable: Calla
                     complete=all(r.complete for r in recs), evaluate=problem.evaluate, stats=stats)
 
 
+def _penalty(problem: _MarketProblem, project_costs: Mapping[str, float] | None) -> np.ndarray | None:
+    """Per-project additive terms in objective units, in the order of the projects (or None)."""
+    if project_costs is None:
+        return None
+    inst = problem.inst
+    unknown = sorted(set(project_costs) - set(inst.index))
+    if unknown:
+        raise InputError(f"project_costs: unknown project(s) {unknown}")
+    out = np.zeros(len(inst.projects))
+    for pid, value in project_costs.items():
+        v = _check_number(value, f"project_costs[{pid!r}]")
+        if v < 0:
+            raise InputError(f"project_costs[{pid!r}] = {value!r}: expected a number >= 0")
+        out[inst.index[pid]] = v
+    return out
+
+
 def _prepare(layers: Sequence[Layer], projects: Sequence[Project], markets: Markets, budget: float,
              member_caps: Mapping[str, float] | None) -> tuple[_MarketProblem, float, dict[str, float]]:
     problem = _MarketProblem(layers, projects, markets)
@@ -314,17 +331,23 @@ def solve_market_selection(
     time_limit: float | None = None,
     relative_gap: float = 0.0,
     log: Callable[[str], None] | None = None,
+    project_costs: Mapping[str, float] | None = None,
 ) -> SelectionResult:
     """Optimal project set for the market objective (records per leg, combined, CP-SAT).
 
     Parameters as in :func:`solvers.selection.solve_selection`, with ``layers`` and
-    ``markets`` in place of ``base`` and ``od``.  ``od_times`` of the result holds each
-    market's cost in the chosen design.
+    ``markets`` in place of ``base`` and ``od``.  ``project_costs`` (project id -> amount
+    ``>= 0`` in objective units) adds each built project's amount to the objective, e.g. the
+    present value of its costs divided by the money value of one objective unit: the optimum
+    then maximises the net value (exactly: the amounts enter the CP-SAT objective with the
+    same integer scaling, their rounding added to the bound).  ``od_times`` of the result holds
+    each market's cost in the chosen design.
     """
     started = time.perf_counter()
     problem, budget, caps = _prepare(layers, projects, markets, budget, member_caps)
     relative_gap, deadline = _limits(relative_gap, time_limit, started)
     sav = _savings_for(problem, budget, caps, deadline=deadline, log=log)
+    sav.penalty = _penalty(problem, project_costs)
     return _solve_model(problem.inst, sav, budget=budget, caps=caps, deadline=deadline, relative_gap=relative_gap,
                         log=log, started=started)
 
@@ -336,11 +359,21 @@ def brute_force_market_selection(
     *,
     budget: float,
     member_caps: Mapping[str, float] | None = None,
+    project_costs: Mapping[str, float] | None = None,
 ) -> SelectionResult:
     """Optimal project set by evaluating every feasible design (the reference for tests)."""
     started = time.perf_counter()
     problem, budget, caps = _prepare(layers, projects, markets, budget, member_caps)
-    return _brute_force(problem.inst, problem.evaluate, budget, caps, started)
+    penalty = _penalty(problem, project_costs)
+    if penalty is None:
+        return _brute_force(problem.inst, problem.evaluate, budget, caps, started)
+
+    def evaluate(mask: int) -> DesignValue:
+        value = problem.evaluate(mask)
+        extra = float(sum(penalty[i] for i in range(len(penalty)) if mask >> i & 1))
+        return DesignValue(value.selected, value.objective + extra, value.od_times)
+
+    return _brute_force(problem.inst, evaluate, budget, caps, started)
 
 
 def market_budget_ladder(
@@ -353,14 +386,16 @@ def market_budget_ladder(
     time_limit: float | None = None,
     relative_gap: float = 0.0,
     log: Callable[[str], None] | None = None,
+    project_costs: Mapping[str, float] | None = None,
 ) -> Ladder:
     """Exact optimum of the market objective at each budget, with the priority order.
 
     As :func:`solvers.selection.budget_ladder`: records enumerated once for the largest
-    budget, ``time_limit`` per budget.
+    budget, ``time_limit`` per budget; ``project_costs`` as in :func:`solve_market_selection`.
     """
     budget_list = _budget_list(budgets)
     problem, top, caps = _prepare(layers, projects, markets, budget_list[-1], member_caps)
     relative_gap = _check_number(relative_gap, "relative_gap")
     sav = _savings_for(problem, top, caps, deadline=None, log=log)
+    sav.penalty = _penalty(problem, project_costs)
     return _ladder(problem.inst, sav, budget_list, caps, time_limit=time_limit, relative_gap=relative_gap, log=log)

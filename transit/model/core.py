@@ -176,10 +176,9 @@ class YRDModel:
     def fastest_rail(self, selected: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
         """Fastest station-to-station rail time between every ordered pair of cities.
 
-        The time a timetable shows: the shortest rail path (lines and transfers, no access)
-        between any station of the first city and any of the second, plus the stop penalty at
-        both ends.  Project lines start at their own platforms, so a direct journey on a new
-        line pays no transfer.  Columns ``origin_city, destination_city, rail_fastest_min,
+        The time a timetable shows: the shortest rail path (lines and changes of line, no
+        access) between any station of the first city and any of the second, plus the stop
+        penalty at both ends.  A journey on one line, a new one included, pays no change.  Columns ``origin_city, destination_city, rail_fastest_min,
         from_station, to_station``.
         """
         chosen = set(selected)
@@ -221,8 +220,8 @@ class YRDModel:
 def _station_cities(model: YRDModel) -> tuple[dict[int, str], dict[int, str]]:
     """City and name of every station and project platform, by node position.
 
-    Catalogued stations carry their city; a project's platform takes its station's city; a new
-    station takes the city of the nearest zone.
+    Catalogued stations carry their city (their arrival nodes, :mod:`networks.lines`, too); a
+    project's platform takes its station's city; a new station takes the city of the nearest zone.
     """
     G = model.network.graph
     zones = model.network.zones
@@ -236,7 +235,12 @@ def _station_cities(model: YRDModel) -> tuple[dict[int, str], dict[int, str]]:
     city: dict[int, str] = {}
     name: dict[int, str] = {}
     for node, d in data_of.items():
-        if d.get("station") and d.get("city"):
+        if d.get("arrival_of") is not None:  # a station's arrival node (line layers): its station's city
+            station = data_of[d["arrival_of"]]
+            if not station.get("city"):
+                continue
+            c, d = station["city"], station
+        elif d.get("station") and d.get("city"):
             c = d["city"]
         elif d.get("platform_of") in by_name:
             c = by_name[d["platform_of"]]

@@ -5,7 +5,7 @@ Each mode is routed on its own costed layer of the multimodal graph (generalized
 zone pair's trips::
 
     rail : in-vehicle time + fare x km / VoT + w_ovt x (access + egress + time at the station)
-           + stop penalties + transfers
+           + stop penalties + changes of line (networks.lines)
     car  : driving time + (fuel + toll on expressways) x km / occupancy / VoT + terminal time
     coach: coach_time_factor x driving time + coach fare x km / VoT + w_ovt x (access + egress)
 
@@ -38,6 +38,9 @@ def money_minutes(cny: float, config: dict[str, Any]) -> float:
     return cny * 60.0 / config["mode_choice"]["value_of_time_cny_per_h"]
 
 
+RAIL_LINKS = ("change", "board", "alight", "transfer")  # rail arcs with no ride: no fare
+
+
 def _is_zone(node: Hashable) -> bool:
     return isinstance(node, str) and node.startswith("zone:")
 
@@ -52,7 +55,7 @@ def arc_cost(mode: str, u: Hashable, v: Hashable, data: dict[str, Any], config: 
     w = mc["out_of_vehicle_weight"]
     if mode == "rail":
         if kind == "rail":
-            if data.get("link") == "transfer":
+            if data.get("link") in RAIL_LINKS:
                 return minutes
             hsr = data.get("speed_kph", 0.0) >= config["rail"]["speed_factor"] * mc["hsr_min_design_kph"]
             fare = mc["rail_fare_hsr_cny_per_km"] if hsr else mc["rail_fare_other_cny_per_km"]

@@ -1,0 +1,148 @@
+"""Appraisal in money: hand-worked cash flows, the NPV objective against brute force, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from networks.errors import InputError
+from solvers.finance import benefit_cost_ratio, irr, npv, present_value
+from solvers.selection.markets import Layer, brute_force_market_selection, solve_market_selection
+from transit.appraisal import appraisal_parameters, benefit_factor, cost_flows, package_flows, project_flows
+from transit.appraisal.tables import project_cost_terms
+from transit.cli import main
+from transit.config import load_config
+from transit.model import build_model
+
+
+def test_npv_bcr_irr_of_a_hand_worked_project():
+    # 100 spent now, 30 a year back for 5 years, 10 %:
+    # PV(benefits) = 30 (1/1.1 + 1/1.1^2 + ... + 1/1.1^5) = 30 x 3.790787 = 113.7236
+    benefits = [0, 30, 30, 30, 30, 30]
+    costs = [100, 0, 0, 0, 0, 0]
+    assert present_value(benefits, 0.10) == pytest.approx(113.72360, abs=1e-4)
+    assert npv(benefits, costs, 0.10) == pytest.approx(13.72360, abs=1e-4)
+    assert benefit_cost_ratio(benefits, costs, 0.10) == pytest.approx(1.1372360, abs=1e-6)
+    # IRR: 30 x annuity(r, 5) = 100 -> r = 15.2382 % (annuity factor 3.3333)
+    r = irr(np.subtract(benefits, costs))
+    assert r == pytest.approx(0.152382, abs=1e-6)
+    assert present_value(np.subtract(benefits, costs), r) == pytest.approx(0.0, abs=1e-9)
+    # no sign change: no rate
+    assert math.isnan(irr([1, 2, 3]))
+    assert math.isnan(irr([0, 0, 0]))
+
+
+def test_project_cash_flows_by_hand():
+    params = appraisal_parameters(load_config(
+        appraisal__base_year=2026, appraisal__opening_year=2028, appraisal__operating_years=3,
+        appraisal__discount_rate=0.05, appraisal__days_per_year=300.0, appraisal__demand_growth=0.0,
+        appraisal__value_of_time_growth=0.0, appraisal__growth_end_year=2026,
+        appraisal__optimism_bias_rail=0.5, appraisal__construction_years_rail=2, appraisal__om_share_rail=0.01,
+        appraisal__asset_life_years_rail=6.0, mode_choice__value_of_time_cny_per_h=60.0,
+        appraisal__construction_years_crossing=2, appraisal__construction_years_road=2))
+    # years 2026 .. 2030; capital 2 bn x 1.5 = 3 bn in 2026 and 2027 (1.5 bn each); O&M 0.02 bn a
+    # year 2028-30; residual 3 bn x (1 - 3/6) = 1.5 bn back in 2030.  Saving 10,000 gen-min a day
+    # = 10,000 CNY a day = 3 million CNY a year, 2028-30.
+    f = project_flows(params, capex_bn=2.0, mode="rail", saving_min_per_day=10_000.0)
+    np.testing.assert_array_equal(f.years, [2026, 2027, 2028, 2029, 2030])
+    np.testing.assert_allclose(f.costs, [1.5e9, 1.5e9, 0.02e9, 0.02e9, 0.02e9 - 1.5e9])
+    np.testing.assert_allclose(f.benefits, [0, 0, 3e6, 3e6, 3e6])
+    d = 1.05 ** -np.arange(5)
+    assert f.pvb == pytest.approx(float(np.dot([0, 0, 3e6, 3e6, 3e6], d)))
+    assert f.pvc == pytest.approx(float(np.dot([1.5e9, 1.5e9, 0.02e9, 0.02e9, -1.48e9], d)))
+    assert f.npv == pytest.approx(f.pvb - f.pvc)
+    assert f.bcr == pytest.approx(f.pvb / f.pvc)
+    assert f.first_year_return == pytest.approx((3e6 - 0.02e9) / 3e9)
+    # one gen-min a day is worth its share of the same benefits
+    assert benefit_factor(params) * 10_000 == pytest.approx(f.pvb)
+    # a package: joint benefits, summed costs
+    pkg = package_flows(params, [(2.0, "rail", "new_line"), (1.0, "road", "crossing")], 10_000.0)
+    road, _, _ = cost_flows(params, 1.0, "road", "crossing")
+    np.testing.assert_allclose(pkg.costs, f.costs + road)
+    np.testing.assert_allclose(pkg.benefits, f.benefits)
+
+
+@pytest.mark.parametrize("override, field", [
+    ({"appraisal__discount_rate": 1.5}, "discount_rate"),
+    ({"appraisal__discount_rate": -1.0}, "discount_rate"),
+    ({"appraisal__demand_growth": 2.0}, "demand_growth"),
+    ({"appraisal__operating_years": 0}, "operating_years"),
+    ({"appraisal__optimism_bias_rail": -0.2}, "optimism_bias_rail"),
+    ({"appraisal__opening_year": 2020}, "opening_year"),
+    ({"appraisal__construction_years_road": 1.5}, "construction_years_road"),
+])
+def test_bad_appraisal_parameters_are_refused(override, field):
+    with pytest.raises(InputError, match=field):
+        appraisal_parameters(load_config(**override))
+
+
+def test_negative_costs_are_refused():
+    params = appraisal_parameters(load_config())
+    with pytest.raises(InputError, match="capital cost"):
+        cost_flows(params, -1.0, "rail")
+    with pytest.raises(InputError, match="mode"):
+        cost_flows(params, 1.0, "ferry")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model(load_config())
+
+
+def test_npv_objective_equals_brute_force_on_a_small_catalogue(model):
+    ids = {"yongzhou_rail", "huzhouyong_rail", "hutong_phase2", "huyong_rail", "shanghai_hangzhou_hsr",
+           "tongsujiayong", "hzbay_road_2", "huzhou_road"}
+    subset = [c for c in model.candidates if c.id in ids]
+    layers = [Layer(layer.name, layer.base, {k: v for k, v in layer.arcs.items() if k in ids})
+              for layer in model.selection_layers]
+    # a generous appraisal (no discounting, strong growth, 60 years) so that some projects pay
+    params = appraisal_parameters(load_config(appraisal__discount_rate=0.0, appraisal__operating_years=60,
+                                              appraisal__demand_growth=0.1, appraisal__growth_end_year=2045))
+    terms = {k: v for k, v in project_cost_terms(model, params).items() if k in ids}
+    chosen = set()
+    for budget in (60.0, 200.0):
+        exact = solve_market_selection(layers, subset, model.markets, budget=budget, project_costs=terms)
+        brute = brute_force_market_selection(layers, subset, model.markets, budget=budget, project_costs=terms)
+        assert exact.status == "OPTIMAL"
+        assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
+        assert exact.selected == brute.selected
+        chosen.add(exact.selected)
+        minutes = solve_market_selection(layers, subset, model.markets, budget=budget)
+        # the NPV optimum spends no more than the time-saving optimum and leaves out projects
+        # whose costs outweigh their benefits
+        assert exact.cost <= minutes.cost + 1e-9
+    assert any(chosen) and chosen != {()}
+
+
+def test_optimize_npv_writes_the_appraisal(tmp_path):
+    out = tmp_path / "run"
+    assert main(["optimize", "--budget", "40", "--ladder-steps", "2", "--objective", "npv", "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "net present value" in text and "## Appraisal" in text
+    import pandas as pd
+
+    table = pd.read_csv(out / "appraisal.csv")
+    assert {"alone_npv_bn_cny", "alone_bcr", "alone_irr", "package_npv_bn_cny"} <= set(table.columns)
+    # every candidate's discounted costs exceed the undiscounted capital only through the uplift and O&M
+    assert (table["pv_costs_bn_cny"] > 0).all()
+    with pytest.raises(SystemExit):
+        main(["optimize", "--budget", "40", "--objective", "profit", "--out", str(tmp_path / "x")])
+
+
+def test_tornado_swings_around_the_package_npv(model):
+    from transit.appraisal.tables import package_appraisal, tornado_table
+    from transit.optimize import run_optimization
+
+    run = run_optimization(model.config, budget=60.0, ladder_steps=1, model=model)
+    assert run.selected
+    pkg = package_appraisal(run)
+    table = tornado_table(run).set_index("input")
+    assert np.allclose(table["npv_central_bn_cny"], pkg["npv_bn_cny"])
+    # cheaper projects, a dearer hour and stronger growth all raise the NPV; more optimism bias lowers it
+    assert table.loc["capital costs (catalogue range)", "npv_low_bn_cny"] >= pkg["npv_bn_cny"]
+    assert table.loc["value_of_time_cny_per_h", "npv_high_bn_cny"] > table.loc["value_of_time_cny_per_h", "npv_low_bn_cny"]
+    assert table.loc["demand_growth", "npv_high_bn_cny"] > table.loc["demand_growth", "npv_low_bn_cny"]
+    assert table.loc["optimism bias", "npv_high_bn_cny"] < table.loc["optimism bias", "npv_low_bn_cny"]
+    assert (table["swing_bn_cny"].diff().dropna() <= 1e-9).all()  # sorted by swing
