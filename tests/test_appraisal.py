@@ -146,3 +146,59 @@ def test_tornado_swings_around_the_package_npv(model):
     assert table.loc["demand_growth", "npv_high_bn_cny"] > table.loc["demand_growth", "npv_low_bn_cny"]
     assert table.loc["optimism bias", "npv_high_bn_cny"] < table.loc["optimism bias", "npv_low_bn_cny"]
     assert (table["swing_bn_cny"].diff().dropna() <= 1e-9).all()  # sorted by swing
+
+
+def test_monte_carlo_is_reproducible_and_its_mean_converges(model):
+    from transit.appraisal.uncertainty import OB_RANGES, VOT_RANGE, monte_carlo
+
+    ids = {"yongzhou_rail", "huzhouyong_rail", "hutong_phase2", "huyong_rail", "shanghai_hangzhou_hsr",
+           "tongsujiayong", "hzbay_road_2", "huzhou_road"}
+    subset = [c for c in model.candidates if c.id in ids]
+    layers = [Layer(layer.name, layer.base, {k: v for k, v in layer.arcs.items() if k in ids})
+              for layer in model.selection_layers]
+    params = appraisal_parameters(model.config)
+    # a budget that the drawn costs bind: the package changes between draws, re-solved exactly
+    kw = dict(budget=150.0, draws=6, seed=7, layers=layers, candidates=subset)
+    one = monte_carlo(model, params, workers=1, **kw)
+    two = monte_carlo(model, params, workers=2, **kw)
+    again = monte_carlo(model, params, workers=1, **kw)
+    pd_testing = __import__("pandas").testing
+    pd_testing.assert_frame_equal(one.draws, two.draws)
+    pd_testing.assert_frame_equal(one.draws, again.draws)
+    assert (one.draws["status"] == "OPTIMAL").all() and (one.draws["cost_bn_cny"] <= 150.0 + 1e-9).all()
+    assert one.probabilities["probability"].between(0, 1).all()
+    # each draw's package is the exact optimum for its drawn costs (brute force on two draws)
+    for k in range(2):
+        row = one.draws.iloc[k]
+        costs = {c.id: c for c in subset}
+        from solvers.selection import Project
+
+        rng = np.random.default_rng([7, k])
+        drawn = {}
+        for c in subset:
+            p = model.project(c.id)
+            lo, hi = p.cost_low_bn_cny, p.cost_high_bn_cny
+            drawn[c.id] = float(rng.triangular(lo, p.cost_bn_cny, hi)) if hi > lo else p.cost_bn_cny
+        redrawn = [Project(id=c.id, cost=drawn[c.id], arcs=(), member=c.member, requires=c.requires,
+                           excludes=c.excludes) for c in costs.values()]
+        brute = brute_force_market_selection(layers, redrawn, model.markets, budget=150.0)
+        assert row["selected"] == " ".join(brute.selected)
+    # the mean converges on the closed form when the package is fixed (a budget above every
+    # cost) and growth is not drawn: NPV is linear in each independent input, so its mean is the
+    # NPV at the inputs' means (triangular: (a + b + c) / 3; uniform: the midpoint)
+    runs = monte_carlo(model, params, budget=1e6, draws=60, seed=3, vary_growth=False, layers=layers,
+                       candidates=subset)
+    assert runs.draws["selected"].nunique() == 1
+    chosen = runs.draws["selected"].iloc[0].split()
+    mean_params = params.with_(optimism_bias={c: sum(r) / 2 for c, r in OB_RANGES.items()},
+                               value_of_time_cny_per_h=sum(VOT_RANGE) / 3)
+    items = []
+    for pid in chosen:
+        p = model.project(pid)
+        lo, hi = p.cost_low_bn_cny, p.cost_high_bn_cny
+        items.append(((lo + p.cost_bn_cny + hi) / 3, p.mode, p.kind))
+    expected = package_flows(mean_params, items, float(runs.draws["saving_min_per_day"].iloc[0])).npv / 1e9
+    summary = runs.summary()
+    assert abs(summary["npv_mean_bn_cny"] - expected) < 4 * summary["npv_std_error_bn_cny"]
+    with pytest.raises(InputError, match="draws"):
+        monte_carlo(model, params, budget=10.0, draws=0)

@@ -34,6 +34,9 @@ CP-SAT's integer scaling, whose error is added to the bound.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +53,7 @@ from solvers.selection.records import _build_records, _Records
 from solvers.selection.shortest_path import _brute_force, _budget_list, _ladder, _limits
 
 __all__ = ["Layer", "Markets", "MarketEvaluator", "evaluate_market_design", "solve_market_selection",
-           "brute_force_market_selection", "market_budget_ladder"]
+           "brute_force_market_selection", "market_budget_ladder", "solve_market_selection_scenarios"]
 
 #: ``cost(markets, times) -> values``: market indices (k,), leg costs (k, L) -> market costs (k,).
 MarketCost = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -399,3 +402,61 @@ def market_budget_ladder(
     sav = _savings_for(problem, top, caps, deadline=None, log=log)
     sav.penalty = _penalty(problem, project_costs)
     return _ladder(problem.inst, sav, budget_list, caps, time_limit=time_limit, relative_gap=relative_gap, log=log)
+
+
+# --------------------------------------------------------------------------------------------
+# Many scenarios of costs on one instance (Monte Carlo), records shared
+# --------------------------------------------------------------------------------------------
+
+_SCENARIO_STATE: dict[str, Any] = {}
+
+
+def _solve_scenario(k: int) -> SelectionResult:
+    state = _SCENARIO_STATE
+    problem, sav, budget, caps = state["problem"], state["sav"], state["budget"], state["caps"]
+    costs, terms = state["scenarios"][k]
+    inst = problem.inst
+    if costs:
+        inst = copy.copy(inst)
+        inst.costs = inst.costs.copy()
+        for pid, value in costs.items():
+            inst.costs[inst.index[pid]] = _check_number(value, f"scenario {k}: cost of {pid!r}")
+    scenario_sav = dataclasses.replace(sav, penalty=_penalty(problem, terms), _cache={})
+    return _solve_model(inst, scenario_sav, budget=budget, caps=caps, deadline=None, relative_gap=0.0, log=None,
+                        started=time.perf_counter())
+
+
+def solve_market_selection_scenarios(
+    layers: Sequence[Layer],
+    projects: Sequence[Project],
+    markets: Markets,
+    scenarios: Sequence[tuple[Mapping[str, float] | None, Mapping[str, float] | None]],
+    *,
+    budget: float,
+    member_caps: Mapping[str, float] | None = None,
+    workers: int = 1,
+) -> list[SelectionResult]:
+    """The exact optimum of :func:`solve_market_selection` for each scenario, records shared.
+
+    A scenario is ``(costs, project_costs)``: project id -> cost replacing the project's cost
+    (``None``: unchanged), and the additive objective terms of :func:`solve_market_selection`.
+    The records are enumerated once without pruning by budget (valid for any costs), so each
+    scenario is one CP-SAT solve, exact as the single one.  With ``workers > 1`` the scenarios
+    are solved in that many processes (fork); the results, in scenario order, do not depend on
+    ``workers`` (every solve is deterministic).
+    """
+    problem, budget, caps = _prepare(layers, projects, markets, budget, member_caps)
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers = {workers!r}; expected a whole number >= 1")
+    sav = _savings_for(problem, math.inf, {}, deadline=None, log=None)
+    _SCENARIO_STATE.update(problem=problem, sav=sav, budget=budget, caps=caps, scenarios=list(scenarios))
+    try:
+        indices = range(len(_SCENARIO_STATE["scenarios"]))
+        if workers == 1 or len(indices) < 2:
+            return [_solve_scenario(k) for k in indices]
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_solve_scenario, indices, chunksize=1)
+    finally:
+        _SCENARIO_STATE.clear()
