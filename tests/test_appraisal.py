@@ -91,12 +91,18 @@ def model():
     return build_model(load_config())
 
 
-def test_npv_objective_equals_brute_force_on_a_small_catalogue(model):
+def _slice(model):
+    """Eight projects of the catalogue, closed under their dependencies and exclusions."""
     ids = {"yongzhou_rail", "huzhouyong_rail", "hutong_phase2", "huyong_rail", "shanghai_hangzhou_hsr",
            "tongsujiayong", "hzbay_road_2", "huzhou_road"}
     subset = [c for c in model.candidates if c.id in ids]
     layers = [Layer(layer.name, layer.base, {k: v for k, v in layer.arcs.items() if k in ids})
               for layer in model.selection_layers]
+    return ids, subset, layers
+
+
+def test_npv_objective_equals_brute_force_on_a_small_catalogue(model):
+    ids, subset, layers = _slice(model)
     # a generous appraisal (no discounting, strong growth, 60 years) so that some projects pay
     params = appraisal_parameters(load_config(appraisal__discount_rate=0.0, appraisal__operating_years=60,
                                               appraisal__demand_growth=0.1, appraisal__growth_end_year=2045))
@@ -151,11 +157,7 @@ def test_tornado_swings_around_the_package_npv(model):
 def test_monte_carlo_is_reproducible_and_its_mean_converges(model):
     from transit.appraisal.uncertainty import OB_RANGES, VOT_RANGE, monte_carlo
 
-    ids = {"yongzhou_rail", "huzhouyong_rail", "hutong_phase2", "huyong_rail", "shanghai_hangzhou_hsr",
-           "tongsujiayong", "hzbay_road_2", "huzhou_road"}
-    subset = [c for c in model.candidates if c.id in ids]
-    layers = [Layer(layer.name, layer.base, {k: v for k, v in layer.arcs.items() if k in ids})
-              for layer in model.selection_layers]
+    ids, subset, layers = _slice(model)
     params = appraisal_parameters(model.config)
     # a budget that the drawn costs bind: the package changes between draws, re-solved exactly
     kw = dict(budget=150.0, draws=6, seed=7, layers=layers, candidates=subset)
