@@ -10,8 +10,9 @@ from transit.appraisal.cashflows import (
     cost_flows,
     package_flows,
     project_flows,
+    pv_costs,
 )
 from transit.appraisal.parameters import AppraisalParameters, appraisal_parameters
 
 __all__ = ["AppraisalParameters", "CashFlows", "appraisal_parameters", "benefit_factor", "benefit_flows",
-           "cost_flows", "package_flows", "project_flows"]
+           "cost_flows", "package_flows", "project_flows", "pv_costs"]

@@ -34,7 +34,8 @@ from networks.errors import InputError
 from solvers.finance import irr
 from transit.appraisal.parameters import MODES, AppraisalParameters, category
 
-__all__ = ["CashFlows", "benefit_factor", "benefit_flows", "cost_flows", "project_flows", "package_flows"]
+__all__ = ["CashFlows", "benefit_factor", "benefit_flows", "cost_flows", "project_flows", "package_flows",
+           "pv_costs"]
 
 BN = 1e9  # catalogue costs are in billion CNY
 
@@ -52,7 +53,7 @@ class CashFlows:
 
     @property
     def discount(self) -> np.ndarray:
-        return (1.0 + self.params.discount_rate) ** -(self.years - self.params.base_year).astype(float)
+        return _discount(self.params)
 
     @property
     def pvb(self) -> float:
@@ -94,6 +95,11 @@ def _years(p: AppraisalParameters) -> np.ndarray:
     return np.arange(p.first_year, p.last_year + 1)
 
 
+def _discount(p: AppraisalParameters) -> np.ndarray:
+    """Discount factor of every year of the period, to ``base_year``."""
+    return (1.0 + p.discount_rate) ** -(_years(p) - p.base_year).astype(float)
+
+
 def benefit_flows(p: AppraisalParameters, saving_min_per_day: float) -> np.ndarray:
     """Yearly benefits (CNY) of a saving of ``saving_min_per_day`` generalized minutes a day."""
     years = _years(p)
@@ -105,8 +111,7 @@ def benefit_flows(p: AppraisalParameters, saving_min_per_day: float) -> np.ndarr
 
 def benefit_factor(p: AppraisalParameters) -> float:
     """Present value (CNY, at ``base_year``) of saving one generalized minute a day."""
-    years = _years(p)
-    return float(np.dot(benefit_flows(p, 1.0), (1.0 + p.discount_rate) ** -(years - p.base_year).astype(float)))
+    return float(np.dot(benefit_flows(p, 1.0), _discount(p)))
 
 
 def cost_flows(p: AppraisalParameters, capex_bn: float, mode: str, kind: str = "") -> tuple[np.ndarray, float, float]:
@@ -128,6 +133,11 @@ def cost_flows(p: AppraisalParameters, capex_bn: float, mode: str, kind: str = "
     residual = capital * max(0.0, 1.0 - p.operating_years / p.asset_life_years[mode])
     flows[-1] -= residual
     return flows, capital, om
+
+
+def pv_costs(p: AppraisalParameters, capex_bn: float, mode: str, kind: str = "") -> float:
+    """Present value (CNY, at ``base_year``) of one project's costs (:func:`cost_flows`)."""
+    return float(np.dot(cost_flows(p, capex_bn, mode, kind)[0], _discount(p)))
 
 
 def project_flows(p: AppraisalParameters, *, capex_bn: float, mode: str, saving_min_per_day: float,

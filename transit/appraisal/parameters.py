@@ -11,10 +11,12 @@ from typing import Any
 from networks.errors import InputError
 from solvers.finance import check_rate
 
-__all__ = ["AppraisalParameters", "appraisal_parameters", "category", "CATEGORIES", "MODES"]
+__all__ = ["AppraisalParameters", "appraisal_parameters", "category", "CATEGORIES", "MODES", "OPTIMISM_BIAS_RANGES"]
 
 MODES = ("rail", "road")  # operation and maintenance, asset lives
 CATEGORIES = ("rail", "road", "crossing")  # optimism bias, construction years: sea crossings apart
+#: Low and high optimism-bias uplifts per category (docs/appraisal.md): the tornado and the Monte Carlo.
+OPTIMISM_BIAS_RANGES = {"rail": (0.06, 0.66), "road": (0.03, 0.44), "crossing": (0.06, 0.66)}
 
 
 def category(mode: str, kind: str = "") -> str:

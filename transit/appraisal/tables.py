@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from transit.appraisal.cashflows import benefit_factor, cost_flows, package_flows, project_flows
-from transit.appraisal.parameters import AppraisalParameters, appraisal_parameters
+from transit.appraisal.cashflows import benefit_factor, cost_flows, package_flows, project_flows, pv_costs
+from transit.appraisal.parameters import OPTIMISM_BIAS_RANGES, AppraisalParameters, appraisal_parameters
 
 if TYPE_CHECKING:  # pragma: no cover
     from transit.optimize import OptimizationRun
@@ -23,13 +23,6 @@ __all__ = ["OBJECTIVES", "TORNADO_RANGES", "appraisal_table", "package_appraisal
 OBJECTIVES = ("minutes", "benefit", "npv")
 
 
-def _pv_costs(p: AppraisalParameters, project: Any) -> float:
-    costs, _, _ = cost_flows(p, project.cost_bn_cny, project.mode, project.kind)
-    discount = (1.0 + p.discount_rate) ** -(
-        pd.RangeIndex(p.first_year, p.last_year + 1).to_numpy() - p.base_year).astype(float)
-    return float((costs * discount).sum())
-
-
 def project_cost_terms(model: Any, params: AppraisalParameters) -> dict[str, float]:
     """Per candidate, the present value of its costs in generalized minutes a day.
 
@@ -38,7 +31,8 @@ def project_cost_terms(model: Any, params: AppraisalParameters) -> dict[str, flo
     maximises the package's NPV, exactly, for the stated appraisal model.
     """
     factor = benefit_factor(params)
-    return {c.id: _pv_costs(params, model.project(c.id)) / factor for c in model.candidates}
+    return {c.id: pv_costs(params, p.cost_bn_cny, p.mode, p.kind) / factor
+            for c in model.candidates for p in [model.project(c.id)]}
 
 
 def _closure(pid: str, model: Any) -> list[str]:
@@ -86,7 +80,7 @@ def appraisal_table(run: OptimizationRun) -> pd.DataFrame:
             "project": cand.id, "name_en": project.name_en, "mode": project.mode, "kind": project.kind,
             "cost_bn_cny": project.cost_bn_cny,
             "capital_with_uplift_bn_cny": cost_flows(params, project.cost_bn_cny, project.mode, project.kind)[1] / 1e9,
-            "pv_costs_bn_cny": _pv_costs(params, project) / 1e9,
+            "pv_costs_bn_cny": pv_costs(params, project.cost_bn_cny, project.mode, project.kind) / 1e9,
             "alone_with": " ".join(q for q in group if q != cand.id),
         }
         if group_cost <= run.budget + 1e-9:
@@ -141,7 +135,6 @@ TORNADO_RANGES: dict[str, tuple[float, float]] = {
     "value_of_time_cny_per_h": (30.0, 115.0),
     "optimism_bias": (0.0, 1.0),  # fraction of the way from each category's low to its high uplift
 }
-_OB_RANGE = {"rail": (0.06, 0.66), "road": (0.03, 0.44), "crossing": (0.06, 0.66)}
 
 
 def tornado_table(run: OptimizationRun) -> pd.DataFrame:
@@ -171,7 +164,7 @@ def tornado_table(run: OptimizationRun) -> pd.DataFrame:
              "npv_low_bn_cny": npv(params, "low"), "npv_high_bn_cny": npv(params, "high")}]
     for name, (lo, hi) in TORNADO_RANGES.items():
         if name == "optimism_bias":
-            at = {x: params.with_(optimism_bias={c: r[0] + x * (r[1] - r[0]) for c, r in _OB_RANGE.items()})
+            at = {x: params.with_(optimism_bias={c: r[0] + x * (r[1] - r[0]) for c, r in OPTIMISM_BIAS_RANGES.items()})
                   for x in (lo, hi)}
             rows.append({"input": "optimism bias", "low": "rail 6 %, road 3 %, crossings 6 %",
                          "high": "rail 66 %, road 44 %, crossings 66 %",

@@ -28,12 +28,12 @@ import pandas as pd
 
 from networks.errors import InputError
 from solvers.selection.markets import solve_market_selection_scenarios
-from transit.appraisal.cashflows import benefit_factor, cost_flows, package_flows
-from transit.appraisal.parameters import AppraisalParameters, category
+from transit.appraisal.cashflows import benefit_factor, package_flows, pv_costs
+from transit.appraisal.parameters import OPTIMISM_BIAS_RANGES, AppraisalParameters, category
 
 __all__ = ["MonteCarloResult", "monte_carlo", "OB_RANGES", "VOT_RANGE", "DEMAND_GROWTH_RANGE"]
 
-OB_RANGES = {"rail": (0.06, 0.66), "road": (0.03, 0.44), "crossing": (0.06, 0.66)}
+OB_RANGES = OPTIMISM_BIAS_RANGES
 VOT_RANGE = (30.0, 60.0, 115.0)  # low, mode, high (CNY/h)
 DEMAND_GROWTH_RANGE = (0.0, 0.085)
 
@@ -87,17 +87,12 @@ def monte_carlo(model: Any, params: AppraisalParameters, *, budget: float, objec
     projects = [model.project(c.id) for c in candidates]
     drawn = [_draw(np.random.default_rng([seed, k]), params, projects, vary_growth) for k in range(draws)]
 
-    def pv_costs(p: AppraisalParameters, cost: float, q: Any) -> float:
-        flows, _, _ = cost_flows(p, cost, q.mode, q.kind)
-        years = np.arange(p.first_year, p.last_year + 1)
-        return float(np.dot(flows, (1.0 + p.discount_rate) ** -(years - p.base_year).astype(float)))
-
     scenarios = []
     for p, costs in drawn:
         terms = None
         if objective == "npv":
             a = benefit_factor(p)
-            terms = {q.id: pv_costs(p, costs[q.id], q) / a for q in projects}
+            terms = {q.id: pv_costs(p, costs[q.id], q.mode, q.kind) / a for q in projects}
         scenarios.append((costs, terms))
     results = solve_market_selection_scenarios(layers, candidates, model.markets, scenarios, budget=budget,
                                                workers=workers)
