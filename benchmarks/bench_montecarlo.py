@@ -11,6 +11,7 @@ import os
 import time
 
 from transit.appraisal import appraisal_parameters
+from transit.appraisal.values import base_mode_shares
 from transit.appraisal.uncertainty import monte_carlo
 from transit.config import load_config
 from transit.model import build_model
@@ -20,7 +21,7 @@ DRAWS, BASELINE_DRAWS, SEED, BUDGET = 200, 20, 2026, 300.0
 
 def run() -> str:
     model = build_model(load_config())
-    params = appraisal_parameters(model.config)
+    params = appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     workers = min(2, os.cpu_count() or 1)
     started = time.perf_counter()
     one = monte_carlo(model, params, budget=BUDGET, draws=BASELINE_DRAWS, seed=SEED, workers=1)

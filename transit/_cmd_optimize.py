@@ -37,6 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--objective", choices=("minutes", "benefit", "npv"), default="minutes",
                         help="what to maximise: the time saving (generalized minutes a day, default), its money "
                              "value (the same optimum), or the package's net present value (docs/appraisal.md)")
+    parser.add_argument("--monte-carlo", type=int, default=0, metavar="N",
+                        help="also run N seeded draws of costs, optimism bias, value of time and demand growth, "
+                             "each re-solved exactly (montecarlo_draws.csv, montecarlo_projects.csv)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo (default 0)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes for the Monte Carlo (results do not depend on it; default 1)")
     parser.add_argument("--time-limit", type=float, help="seconds per budget step; then best found and gap")
     parser.add_argument("--osm", metavar="FILE",
                         help="build the network from this OSM XML/PBF file instead of the embedded default")
@@ -75,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
                             projects_path=args.projects, axes_path=args.axes, exclude_projects=tuple(args.exclude_project),
                             use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network,
                             congestion=args.congestion, congestion_time_limit=args.congestion_time_limit, od=args.od,
-                            objective=args.objective)
+                            objective=args.objective, monte_carlo_draws=args.monte_carlo, seed=args.seed,
+                            workers=args.workers)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")
@@ -89,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"objective {r.objective:,.0f} generalized min/day (base {r.base_objective:,.0f}, bound {r.bound:,.0f}, "
               f"gap {r.gap:.2e}); outputs in {out}")
+    if run_.monte_carlo is not None:
+        m = run_.monte_carlo.summary()
+        print(f"Monte Carlo: {m['draws']} draws (seed {m['seed']}), package NPV mean {m['npv_mean_bn_cny']:,.1f} bn CNY "
+              f"(5-95 %: {m['npv_p5_bn_cny']:,.1f} to {m['npv_p95_bn_cny']:,.1f})")
     if run_.congestion is not None:
         c = run_.congestion.summary()
         print(f"congestion (road projects, UE): {c['status']}, {', '.join(c['selected']) or 'none'}; "

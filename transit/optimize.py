@@ -34,6 +34,7 @@ class OptimizationRun:
     objective: str = "minutes"  # what the selection optimised: minutes, benefit or npv
     appraisal: Any = None  # transit.appraisal.AppraisalParameters
     project_costs_min: dict[str, float] | None = None  # npv: each project's PV of costs, in objective units
+    monte_carlo: Any = None  # transit.appraisal.uncertainty.MonteCarloResult with monte_carlo_draws > 0
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -65,8 +66,15 @@ def run_optimization(
     congestion_time_limit: float | None = None,
     od: str | None = None,
     objective: str = "minutes",
+    monte_carlo_draws: int = 0,
+    seed: int = 0,
+    workers: int = 1,
 ) -> OptimizationRun:
     """Build the model (unless given), run the exact optimiser along the budget ladder.
+
+    ``monte_carlo_draws > 0`` adds the seeded Monte Carlo of the appraisal
+    (:func:`transit.appraisal.uncertainty.monte_carlo`: every draw re-solved exactly at the
+    budget, ``workers`` processes, identical results for a ``seed`` whatever ``workers``).
 
     ``objective``: ``"minutes"`` (the logsum benefit in generalized minutes a day),
     ``"benefit"`` (the same in money: with one opening year and one growth path for every
@@ -78,12 +86,17 @@ def run_optimization(
     """
     from transit.appraisal import appraisal_parameters
     from transit.appraisal.tables import OBJECTIVES, project_cost_terms
+    from transit.appraisal.values import VALUE_MODES, base_mode_shares
 
     if not isinstance(budget, (int, float)) or not np.isfinite(budget) or budget < 0:
         raise InputError(f"budget = {budget!r}; expected a finite number of billion CNY >= 0")
     if objective not in OBJECTIVES:
         raise InputError(f"objective = {objective!r}; expected one of {', '.join(OBJECTIVES)}")
-    appraisal = appraisal_parameters(config if model is None else model.config)
+    for name, value, low in (("Monte Carlo draws", monte_carlo_draws, 0), ("seed", seed, 0), ("workers", workers, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(f"{name} = {value!r}; expected a whole number >= {low}")
+    # checked before the model is built (the mode shares that weigh the values of time come after)
+    appraisal_parameters(config if model is None else model.config, mode_shares=dict.fromkeys(VALUE_MODES, 1 / 3))
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
@@ -96,6 +109,7 @@ def run_optimization(
     unknown = sorted(set(caps) - known_members)
     if unknown:
         raise InputError(f"member cap for unknown member(s) {unknown}; expected among {sorted(known_members)}")
+    appraisal = appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     started = time.perf_counter()
     budgets = budget_steps(budget, ladder_steps) if budget > 0 else [0.0]
     terms = project_cost_terms(model, appraisal) if objective == "npv" else None
@@ -116,10 +130,18 @@ def run_optimization(
         started = time.perf_counter()
         congested = solve_road_projects(model, budget=budget, time_limit=congestion_time_limit)
         timings["congestion_s"] = time.perf_counter() - started
+    uncertainty = None
+    if monte_carlo_draws:
+        from transit.appraisal.uncertainty import monte_carlo
+
+        started = time.perf_counter()
+        uncertainty = monte_carlo(model, appraisal, budget=budget, objective=objective, draws=monte_carlo_draws,
+                                  seed=seed, workers=workers, member_caps=caps or None)
+        timings["monte_carlo_s"] = time.perf_counter() - started
     return OptimizationRun(model=model, budget=float(budget), member_caps=caps, ladder=ladder, result=result,
                            skim_base=skim_base, skim_opt=skim_opt, fastest_base=fastest_base, fastest_opt=fastest_opt,
                            timings=timings, congestion=congested, objective=objective, appraisal=appraisal,
-                           project_costs_min=terms)
+                           project_costs_min=terms, monte_carlo=uncertainty)
 
 
 def priorities_table(run: OptimizationRun) -> pd.DataFrame:
@@ -134,9 +156,10 @@ def priorities_table(run: OptimizationRun) -> pd.DataFrame:
     lower budget but not at the full one are listed after, marked ``in_optimal_set=no``.
     """
     from transit.appraisal import appraisal_parameters, project_flows
+    from transit.appraisal.values import base_mode_shares
 
     model = run.model
-    params = run.appraisal or appraisal_parameters(model.config)
+    params = run.appraisal or appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     selected = set(run.selected)
     rows = []
     for entry in run.ladder.priority:

@@ -44,7 +44,7 @@ from transit.validation import timetable_check  # noqa: E402
 __all__ = ["write_outputs", "network_layers"]
 
 OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
-           "report.md", "run.json", "congestion.csv")
+           "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv")
 
 
 def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
@@ -217,7 +217,7 @@ def _report(run: OptimizationRun, priorities: pd.DataFrame, axes: pd.DataFrame, 
         f"- between budgets {n.budget_from:g} and {n.budget_to:g}: {', '.join(n.dropped)} leave(s) the set, "
         f"{', '.join(n.added) or 'nothing'} enter(s)" for n in run.ladder.non_nested
     ) or "- none: every optimal set contains the previous one."
-    vot = mc["value_of_time_cny_per_h"]
+    vot = package["parameters"]["value_of_time_cny_per_h"]
     saving = package["saving_min_per_day"]
     money = saving * vot / 60.0
     zones = model.network.zones
@@ -242,7 +242,7 @@ The solution is **{optimal}**: objective {r.objective:,.0f} generalized minutes 
 {r.bound:,.0f}, relative gap {r.gap:.2e} (base network {r.base_objective:,.0f}). The saving, the
 travellers' gain in consumer surplus (logsum benefit), is **{saving:,.0f} generalized minutes per day**,
 {100 * saving / r.base_objective if r.base_objective else 0.0:.2f} % of the base, or
-{money / 1e6:,.2f} million CNY per day at a value of time of {vot:g} CNY/h.
+{money / 1e6:,.2f} million CNY per day at the appraisal's {vot:.1f} CNY per generalized hour.
 In money over the appraisal period: benefits {package['pvb_bn_cny']:,.1f} bn CNY, costs
 {package['pvc_bn_cny']:,.1f} bn CNY (present values), **NPV {package['npv_bn_cny']:,.1f} bn CNY**, BCR
 {package['bcr']:.2f} (see "Appraisal").
@@ -307,7 +307,7 @@ time between the first and last city (station to station, as a timetable shows i
 - Demand: {demand_line}; intercity trips only (zones of different cities), fixed per zone pair.
 - Mode choice: {'nested' if mc['nest'] == 'road' else 'multinomial'} logit on generalized cost, theta
   {mc['theta']:.4f} per minute (an assumption: sensitivity in `docs/calibration.md`), constants car
-  {mc['asc_car']:.3f} and coach {mc['asc_coach']:.3f} against rail (calibrated); value of time {vot:g} CNY/h; fares {mc['rail_fare_hsr_cny_per_km']:g} (HSR) and
+  {mc['asc_car']:.3f} and coach {mc['asc_coach']:.3f} against rail (calibrated); behavioural value of time {mc['value_of_time_cny_per_h']:g} CNY/h (it converts money into minutes; the appraisal values time by mode and purpose); fares {mc['rail_fare_hsr_cny_per_km']:g} (HSR) and
   {mc['rail_fare_other_cny_per_km']:g} CNY/km (other rail), car {mc['car_fuel_cny_per_km']:g} fuel +
   {mc['car_toll_cny_per_km']:g} toll CNY/km over {mc['car_occupancy']:g} persons, coach
   {mc['coach_fare_cny_per_km']:g} CNY/km and {mc['coach_time_factor']:g} x car driving time; out-of-vehicle
@@ -338,11 +338,19 @@ def _appraisal_section(run: OptimizationRun, appraisal: pd.DataFrame, package: d
     chosen = appraisal[appraisal["project"].isin(run.selected)]
     others = appraisal[~appraisal["project"].isin(run.selected)]
     cols = ["project", "cost_bn_cny", "pv_costs_bn_cny", "alone_saving_min", "alone_npv_bn_cny", "alone_bcr",
-            "alone_irr", "package_marginal_saving_min", "package_npv_bn_cny", "package_bcr"]
+            "alone_irr", "package_marginal_saving_min", "package_npv_bn_cny", "package_bcr", "package_irr"]
     irr = package["irr"]
+    values = package["value_of_time_by_mode_cny_per_h"]
+    weights = p["mode_shares"]
+    by_mode = package["saving_by_mode_min_per_day"]
+    split = sum(by_mode.values())
+    mix = ", ".join(f"{m} {100 * by_mode[m] / split:.0f} %" for m in by_mode) if split > 0 else "none"
+    vot_line = (", ".join(f"{m} {values[m]:.1f}" for m in values) + " CNY/h (each mode's mix of business, "
+                "commuting and other trips), weighted by the base mode shares of the objective's trips ("
+                + ", ".join(f"{m} {100 * weights[m]:.0f} %" for m in weights) + ")")
     return f"""Every project of the package opens in {p['opening_year']} and is appraised over {p['operating_years']}
 years of operation, discounted at {100 * p['discount_rate']:g} % to {p['base_year']} (prices of {p['price_year']}):
-benefits = the daily saving x {p['value_of_time_cny_per_h']:g} CNY/h x {p['days_per_year']:g} days, growing
+benefits = the daily saving x {p['value_of_time_cny_per_h']:.1f} CNY per generalized hour x {p['days_per_year']:g} days, growing
 {100 * p['demand_growth']:g} % (demand) and {100 * p['value_of_time_growth']:g} % (value of time) a year to
 {p['growth_end_year']}; costs = capital with optimism bias (rail {100 * p['optimism_bias']['rail']:g} %, road
 {100 * p['optimism_bias']['road']:g} %, sea crossings {100 * p['optimism_bias']['crossing']:g} %) spread over the
@@ -354,6 +362,10 @@ leaves out" there): a BCR below 1 says the time savings alone do not repay a pro
 Package: benefits {package['pvb_bn_cny']:,.1f} bn CNY, costs {package['pvc_bn_cny']:,.1f} bn CNY, NPV
 {package['npv_bn_cny']:,.1f} bn CNY, BCR {package['bcr']:.3f}, IRR {'n/a' if irr != irr else f'{100 * irr:.1f} %'},
 first-year return {100 * package['first_year_return']:.2f} %.
+
+Value of time: {vot_line}. The package's saving splits by mode as {mix}; valued at
+that mix instead, its benefits would be {package['pvb_at_package_mode_mix_bn_cny']:,.1f} bn CNY (a check of the
+fixed weights, which keep the NPV objective exact: `docs/appraisal.md`).
 
 Projects of the package (alone = with the projects it requires, on the base network; in the
 package = what the package loses without it):
@@ -382,6 +394,9 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         priorities.to_csv(tmp / "priorities.csv", index=False)
         appraisal.to_csv(tmp / "appraisal.csv", index=False, float_format="%.6g")
         tornado.to_csv(tmp / "tornado.csv", index=False, float_format="%.6g")
+        if run.monte_carlo is not None:
+            run.monte_carlo.draws.to_csv(tmp / "montecarlo_draws.csv", index=False, float_format="%.6g")
+            run.monte_carlo.probabilities.to_csv(tmp / "montecarlo_projects.csv", index=False, float_format="%.6g")
         axes.to_csv(tmp / "axes.csv", index=False)
         pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.4g")
         zone_pairs.to_csv(tmp / "zone_pairs.csv", index=False, float_format="%.4g")
@@ -390,6 +405,8 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
                           layer_metadata=OSM_METADATA)
         _draw_map(run, layers, tmp / "map.png")
         report = _report(run, priorities, axes, checks, unvalued, appraisal, package, tornado)
+        if run.monte_carlo is not None:
+            report += _monte_carlo_section(run)
         if run.congestion is not None:
             table = _congestion_table(run)
             table.to_csv(tmp / "congestion.csv", index=False)
@@ -408,6 +425,7 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             "appraisal": package,
             "ladder": run.ladder.to_dict(),
             "congestion": run.congestion.summary() if run.congestion is not None else None,
+            "monte_carlo": run.monte_carlo.summary() if run.monte_carlo is not None else None,
             "network": {"nodes": run.model.network.graph.number_of_nodes(),
                         "edges": run.model.network.graph.number_of_edges(),
                         "rail_conflation": {k: int(v) for k, v in
@@ -419,6 +437,38 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             item.pop("od_times", None)
         (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
     return out_dir
+
+
+def _monte_carlo_section(run: OptimizationRun) -> str:
+    mc = run.monte_carlo
+    m = mc.summary()
+    draws = mc.draws
+    proved = int((draws["status"] == "OPTIMAL").sum())
+    packages = draws["selected"].replace("", "(none)").value_counts()
+    top = "\n".join(f"- {pkg}: {n} of {len(draws)} draws" for pkg, n in packages.head(5).items())
+    probs = mc.probabilities[mc.probabilities["probability"] > 0]
+    return f"""
+
+## Uncertainty: Monte Carlo
+
+{m['draws']} draws (seed {m['seed']}; the same seed gives the same draws whatever the number of
+workers) of each project's capital cost (triangular on its catalogue range), the optimism bias
+(uniform in each category's range), the value of time (triangular on its range) and demand growth
+(uniform in 0-8.5 % a year), each re-solved exactly at the budget for the objective
+({run.objective}); {proved} of {len(draws)} solves proved optimal. Package NPV: mean
+{m['npv_mean_bn_cny']:,.1f} bn CNY (standard error {m['npv_std_error_bn_cny']:,.2f}), median
+{m['npv_p50_bn_cny']:,.1f}, 5 % {m['npv_p5_bn_cny']:,.1f}, 95 % {m['npv_p95_bn_cny']:,.1f}.
+Method: `docs/appraisal.md`. Draws: `montecarlo_draws.csv`.
+
+Most frequent optimal packages:
+
+{top}
+
+Probability of being in the optimal package (a robust priority list; all candidates in
+`montecarlo_projects.csv`):
+
+{_md_table(probs, '{:,.3g}') if len(probs) else '(no project is chosen in any draw)'}
+"""
 
 
 def _congestion_table(run: OptimizationRun) -> pd.DataFrame:

@@ -5,11 +5,12 @@ Sources of the defaults: ``docs/appraisal.md`` (and ``data/SOURCES.md``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from networks.errors import InputError
 from solvers.finance import check_rate
+from transit.appraisal.values import ValueOfTime, value_of_time_tables
 
 __all__ = ["AppraisalParameters", "appraisal_parameters", "category", "CATEGORIES", "MODES", "OPTIMISM_BIAS_RANGES"]
 
@@ -37,11 +38,13 @@ class AppraisalParameters:
     demand_growth: float
     value_of_time_growth: float
     growth_end_year: int
-    value_of_time_cny_per_h: float
+    value_of_time_cny_per_h: float  # one generalized hour saved, in CNY (transit.appraisal.values)
     optimism_bias: dict[str, float]
     construction_years: dict[str, int]
     om_share: dict[str, float]
     asset_life_years: dict[str, float]
+    values_of_time: ValueOfTime | None = field(default=None, compare=False)
+    mode_shares: dict[str, float] = field(default_factory=dict)
 
     @property
     def first_year(self) -> int:
@@ -58,19 +61,26 @@ class AppraisalParameters:
         return _checked(AppraisalParameters(**values))
 
 
-def appraisal_parameters(config: dict[str, Any]) -> AppraisalParameters:
-    """The parameters of ``config["appraisal"]`` (and the value of time of the mode choice)."""
+def appraisal_parameters(config: dict[str, Any], *, mode_shares: Mapping[str, float]) -> AppraisalParameters:
+    """The parameters of ``config["appraisal"]``, checked.
+
+    ``mode_shares`` (rail, car, coach; summing to 1) weigh the modes' values of time into the
+    value of a generalized hour (:mod:`transit.appraisal.values`); for a model,
+    :func:`transit.appraisal.values.base_mode_shares` gives them.
+    """
     a = config["appraisal"]
+    values = value_of_time_tables(config)
     params = AppraisalParameters(
         price_year=int(a["price_year"]), base_year=int(a["base_year"]), opening_year=int(a["opening_year"]),
         operating_years=int(a["operating_years"]), discount_rate=float(a["discount_rate"]),
         days_per_year=float(a["days_per_year"]), demand_growth=float(a["demand_growth"]),
         value_of_time_growth=float(a["value_of_time_growth"]), growth_end_year=int(a["growth_end_year"]),
-        value_of_time_cny_per_h=float(config["mode_choice"]["value_of_time_cny_per_h"]),
+        value_of_time_cny_per_h=values.per_generalized_hour(mode_shares),
         optimism_bias={c: float(a[f"optimism_bias_{c}"]) for c in CATEGORIES},
         construction_years={c: int(a[f"construction_years_{c}"]) for c in CATEGORIES},
         om_share={m: float(a[f"om_share_{m}"]) for m in MODES},
         asset_life_years={m: float(a[f"asset_life_years_{m}"]) for m in MODES},
+        values_of_time=values, mode_shares={m: float(v) for m, v in mode_shares.items()},
     )
     return _checked(params)
 
@@ -89,7 +99,8 @@ def _checked(p: AppraisalParameters) -> AppraisalParameters:
     if not p.days_per_year > 0 or p.days_per_year > 366:
         raise InputError(f"config appraisal.days_per_year = {p.days_per_year}: expected a number in (0, 366]")
     if not p.value_of_time_cny_per_h > 0:
-        raise InputError(f"config mode_choice.value_of_time_cny_per_h = {p.value_of_time_cny_per_h}: expected > 0")
+        raise InputError(f"value of a generalized hour = {p.value_of_time_cny_per_h}: expected > 0 "
+                         "(config appraisal.value_of_time and the mode shares)")
     for c in CATEGORIES:
         if p.optimism_bias[c] < 0:
             raise InputError(f"config appraisal.optimism_bias_{c} = {p.optimism_bias[c]}: expected >= 0")

@@ -13,6 +13,8 @@ import pandas as pd
 
 from transit.appraisal.cashflows import benefit_factor, cost_flows, package_flows, project_flows, pv_costs
 from transit.appraisal.parameters import OPTIMISM_BIAS_RANGES, AppraisalParameters, appraisal_parameters
+from transit.appraisal.uncertainty import vot_range
+from transit.appraisal.values import base_mode_shares, saving_by_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from transit.optimize import OptimizationRun
@@ -57,7 +59,7 @@ def _savings(run: OptimizationRun) -> tuple[Any, Any]:
 
 
 def appraisal_table(run: OptimizationRun) -> pd.DataFrame:
-    """One row per candidate: costs, and NPV, BCR, IRR alone and in the chosen package.
+    """One row per candidate: costs, and NPV, BCR, IRR, FYRR alone and in the chosen package.
 
     *Alone*: the project with the projects it requires, on the base network (only for those
     whose cost fits the budget; others are left empty).  *In the package*: what the package
@@ -68,7 +70,7 @@ def appraisal_table(run: OptimizationRun) -> pd.DataFrame:
     from transit.optimize import _with_dependents
 
     model = run.model
-    params = run.appraisal or appraisal_parameters(model.config)
+    params = run.appraisal or appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     saving, _ = _savings(run)
     selected = run.selected
     rows = []
@@ -96,12 +98,13 @@ def appraisal_table(run: OptimizationRun) -> pd.DataFrame:
             flows = project_flows(params, capex_bn=project.cost_bn_cny, mode=project.mode, kind=project.kind,
                                   saving_min_per_day=s)
             row.update(package_marginal_saving_min=s, package_pvb_bn_cny=flows.pvb / 1e9,
-                       package_npv_bn_cny=flows.npv / 1e9, package_bcr=flows.bcr)
+                       package_npv_bn_cny=flows.npv / 1e9, package_bcr=flows.bcr, package_irr=flows.irr,
+                       package_first_year_return=flows.first_year_return)
         rows.append(row)
     columns = ["project", "name_en", "mode", "kind", "cost_bn_cny", "capital_with_uplift_bn_cny", "pv_costs_bn_cny",
                "alone_with", "alone_saving_min", "alone_pvb_bn_cny", "alone_npv_bn_cny", "alone_bcr", "alone_irr",
                "alone_first_year_return", "package_marginal_saving_min", "package_pvb_bn_cny", "package_npv_bn_cny",
-               "package_bcr"]
+               "package_bcr", "package_irr", "package_first_year_return"]
     table = pd.DataFrame(rows, columns=columns)
     return table.sort_values(["alone_npv_bn_cny", "project"], ascending=[False, True], na_position="last",
                              kind="stable").reset_index(drop=True)
@@ -110,12 +113,20 @@ def appraisal_table(run: OptimizationRun) -> pd.DataFrame:
 def package_appraisal(run: OptimizationRun) -> dict[str, Any]:
     """Present values, NPV, BCR, IRR and first-year return of the chosen package."""
     model = run.model
-    params = run.appraisal or appraisal_parameters(model.config)
+    params = run.appraisal or appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     saving, _ = _savings(run)
     s = saving(run.selected)
     flows = package_flows(params, [(model.project(q).cost_bn_cny, model.project(q).mode, model.project(q).kind)
                                    for q in run.selected], s)
     nan = math.nan
+    # a check of the fixed mode mix: the same saving valued at the package's own split by mode
+    by_mode = saving_by_mode(model, run.skim_base, run.skim_opt)
+    values = params.values_of_time.by_mode() if params.values_of_time is not None else {}
+    split = sum(by_mode.values())
+    mix_pvb = nan
+    if values and split > 0:
+        mix_vot = sum(by_mode[m] / split * values[m] for m in by_mode)
+        mix_pvb = flows.pvb * mix_vot / params.value_of_time_cny_per_h / 1e9
     return {
         "objective": run.objective, "saving_min_per_day": s,
         "benefit_factor_cny_per_min_day": benefit_factor(params),
@@ -123,7 +134,9 @@ def package_appraisal(run: OptimizationRun) -> dict[str, Any]:
         "bcr": flows.bcr if run.selected else nan, "irr": flows.irr if run.selected else nan,
         "first_year_return": flows.first_year_return if run.selected else nan,
         "capital_with_uplift_bn_cny": flows.capital / 1e9,
-        "parameters": {k: v for k, v in params.__dict__.items()},
+        "saving_by_mode_min_per_day": by_mode, "value_of_time_by_mode_cny_per_h": values,
+        "pvb_at_package_mode_mix_bn_cny": mix_pvb,
+        "parameters": {k: v for k, v in params.__dict__.items() if k != "values_of_time"},
     }
 
 
@@ -132,7 +145,7 @@ TORNADO_RANGES: dict[str, tuple[float, float]] = {
     "discount_rate": (0.06, 0.12),
     "demand_growth": (0.0, 0.085),
     "value_of_time_growth": (0.025, 0.045),
-    "value_of_time_cny_per_h": (30.0, 115.0),
+    "value_of_time_cny_per_h": (math.nan, math.nan),  # the configured low and high factors (appraisal.value_of_time)
     "optimism_bias": (0.0, 1.0),  # fraction of the way from each category's low to its high uplift
 }
 
@@ -147,7 +160,7 @@ def tornado_table(run: OptimizationRun) -> pd.DataFrame:
     the width of the swing.
     """
     model = run.model
-    params = run.appraisal or appraisal_parameters(model.config)
+    params = run.appraisal or appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     saving, _ = _savings(run)
     s = saving(run.selected)
     projects = [model.project(q) for q in run.selected]
@@ -170,6 +183,8 @@ def tornado_table(run: OptimizationRun) -> pd.DataFrame:
                          "high": "rail 66 %, road 44 %, crossings 66 %",
                          "npv_low_bn_cny": npv(at[lo]), "npv_high_bn_cny": npv(at[hi])})
             continue
+        if name == "value_of_time_cny_per_h":
+            lo, _, hi = (round(x, 1) for x in vot_range(params))
         rows.append({"input": name, "low": lo, "high": hi,
                      "npv_low_bn_cny": npv(params.with_(**{name: lo})),
                      "npv_high_bn_cny": npv(params.with_(**{name: hi}))})

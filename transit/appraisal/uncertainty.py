@@ -7,7 +7,8 @@ not depend on the others or on the number of workers) takes:
   central, high; fixed when the catalogue gives one figure);
 * each category's optimism bias uniformly in its range (rail 6-66 %, road 3-44 %, sea
   crossings 6-66 %, ``docs/appraisal.md``);
-* the value of time from a triangular distribution on 30 / 60 / 115 CNY/h;
+* the value of a generalized hour from a triangular distribution on its low, central and high
+  values (``appraisal.value_of_time``: central x ``low_factor``, x 1, x ``high_factor``);
 * demand growth uniformly in 0-8.5 % a year (optional: it enters the benefit factor
   non-linearly, so it is left out where a closed-form mean is wanted).
 
@@ -31,11 +32,18 @@ from solvers.selection.markets import solve_market_selection_scenarios
 from transit.appraisal.cashflows import benefit_factor, package_flows, pv_costs
 from transit.appraisal.parameters import OPTIMISM_BIAS_RANGES, AppraisalParameters, category
 
-__all__ = ["MonteCarloResult", "monte_carlo", "OB_RANGES", "VOT_RANGE", "DEMAND_GROWTH_RANGE"]
+__all__ = ["MonteCarloResult", "monte_carlo", "OB_RANGES", "DEMAND_GROWTH_RANGE", "vot_range"]
 
 OB_RANGES = OPTIMISM_BIAS_RANGES
-VOT_RANGE = (30.0, 60.0, 115.0)  # low, mode, high (CNY/h)
 DEMAND_GROWTH_RANGE = (0.0, 0.085)
+
+
+def vot_range(params: AppraisalParameters) -> tuple[float, float, float]:
+    """Low, central and high value of a generalized hour (CNY/h): the configured factors."""
+    v = params.value_of_time_cny_per_h
+    if params.values_of_time is None:
+        return v, v, v
+    return v * params.values_of_time.low_factor, v, v * params.values_of_time.high_factor
 
 
 @dataclass
@@ -63,7 +71,8 @@ def _draw(rng: np.random.Generator, params: AppraisalParameters, projects: list[
         high = p.cost_high_bn_cny if p.cost_high_bn_cny is not None else p.cost_bn_cny
         costs[p.id] = float(rng.triangular(low, p.cost_bn_cny, high)) if high > low else float(p.cost_bn_cny)
     ob = {c: float(rng.uniform(*OB_RANGES[c])) for c in OB_RANGES}
-    vot = float(rng.triangular(*VOT_RANGE))
+    low, mode, high = vot_range(params)
+    vot = float(rng.triangular(low, mode, high)) if high > low else mode
     changes: dict[str, Any] = {"optimism_bias": ob, "value_of_time_cny_per_h": vot}
     if vary_growth:
         changes["demand_growth"] = float(rng.uniform(*DEMAND_GROWTH_RANGE))
@@ -72,7 +81,8 @@ def _draw(rng: np.random.Generator, params: AppraisalParameters, projects: list[
 
 def monte_carlo(model: Any, params: AppraisalParameters, *, budget: float, objective: str = "minutes",
                 draws: int = 200, seed: int = 0, workers: int = 1, vary_growth: bool = True,
-                layers: Any = None, candidates: Any = None) -> MonteCarloResult:
+                layers: Any = None, candidates: Any = None,
+                member_caps: dict[str, float] | None = None) -> MonteCarloResult:
     """``draws`` seeded draws of the inputs, each re-solved exactly (see the module docstring).
 
     ``layers`` and ``candidates`` default to the model's (a slice of them can be passed, as the
@@ -80,7 +90,9 @@ def monte_carlo(model: Any, params: AppraisalParameters, *, budget: float, objec
     """
     if objective not in ("minutes", "benefit", "npv"):
         raise InputError(f"objective = {objective!r}; expected minutes, benefit or npv")
-    if not isinstance(draws, int) or draws < 1:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed = {seed!r}; expected a whole number >= 0")
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise InputError(f"draws = {draws!r}; expected a whole number >= 1")
     layers = model.selection_layers if layers is None else layers
     candidates = model.candidates if candidates is None else candidates
@@ -95,7 +107,7 @@ def monte_carlo(model: Any, params: AppraisalParameters, *, budget: float, objec
             terms = {q.id: pv_costs(p, costs[q.id], q.mode, q.kind) / a for q in projects}
         scenarios.append((costs, terms))
     results = solve_market_selection_scenarios(layers, candidates, model.markets, scenarios, budget=budget,
-                                               workers=workers)
+                                               member_caps=member_caps or None, workers=workers)
     rows = []
     for k, ((p, costs), (_, terms), r) in enumerate(zip(drawn, scenarios, results)):
         penalty = sum((terms or {}).get(q, 0.0) for q in r.selected)
