@@ -1,5 +1,5 @@
 """Compiled binary heap and edge relaxation shared by the shortest-path kernels of
-:mod:`solvers.assignment` and :mod:`solvers.dndp_ue`."""
+:mod:`solvers.assignment` and :mod:`solvers.dndp._ue`."""
 
 from __future__ import annotations
 

@@ -184,7 +184,8 @@ def test_branch_and_bound_with_heuristics_equals_brute_force_on_twelve_candidate
 
 
 def test_certificate_check_finds_an_uncovered_design():
-    from solvers.dndp import _certify, _Problem
+    from solvers.dndp._problem import _Problem
+    from solvers.dndp.cuts import _certify
 
     inst, trips = _sf(1)
     problem = _Problem(inst.network, trips, inst.candidates, inst.costs, budget=inst.budget(0.5),
@@ -201,7 +202,7 @@ def test_certificate_check_finds_an_uncovered_design():
 
 
 def test_weighted_equilibrium_bounds_and_pruning_stops():
-    from solvers.dndp_ue import Equilibrium
+    from solvers.dndp._ue import Equilibrium
 
     inst, trips = _sf(1)
     net = inst.network
@@ -330,7 +331,7 @@ def test_time_limit_returns_incumbent_and_gap():
 def test_design_engine_on_a_regional_network_matches_assignment():
     # Anaheim (416 nodes) takes the binary-heap shortest paths; the general assignment agrees
     from solvers.assignment import assign
-    from solvers.dndp_ue import Equilibrium
+    from solvers.dndp._ue import Equilibrium
 
     net = read_tntp_network(shared_file("data", "tntp", "Anaheim", "Anaheim_net.tntp"))
     trips = read_tntp_trips(shared_file("data", "tntp", "Anaheim", "Anaheim_trips.tntp"), n_zones=net.n_zones)

@@ -17,7 +17,7 @@ from networks.errors import TransitError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = ("optimize", "build", "assign", "dndp")
+_COMMANDS = ("optimize", "programme", "build", "assign", "dndp")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,14 +21,15 @@ more (rail, whose travellers earn more) or less than ``v`` says.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from networks.errors import InputError
 
-__all__ = ["PURPOSES", "VALUE_MODES", "ValueOfTime", "value_of_time_tables", "base_mode_shares", "saving_by_mode"]
+__all__ = ["PURPOSES", "VALUE_MODES", "ValueOfTime", "base_mode_shares", "saving_by_mode", "value_of_time_tables"]
 
 PURPOSES = ("business", "commuting", "other")
 VALUE_MODES = ("rail", "car", "coach")  # the modes of the mode choice (transit.model.mode_choice.MODES)

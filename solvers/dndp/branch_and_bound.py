@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from networks.errors import SolverError
-from solvers.dndp_ue import PackedState
+from solvers.dndp._ue import PackedState
 
 __all__ = ["BBOutcome", "branch_and_bound"]
 

@@ -1,0 +1,312 @@
+"""The problem set-up shared by the exact methods: results, the instance as arrays, the cached evaluator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from networks.errors import InputError, InstanceError, SolverError
+from networks.tntp import RoadNetwork
+from solvers.dndp._ue import Equilibrium, PackedState
+
+
+@dataclass(frozen=True)
+class DNDPResult:
+    """Outcome of :func:`solve_dndp`.
+
+    Attributes
+    ----------
+    selected : tuple of int
+        Positions (into ``candidates``) of the chosen projects.
+    selected_links : list of (int, int)
+        Chosen links as (from, to) original node ids (first opened link of each project).
+    objective : float
+        UE TSTT of the chosen design, re-solved to ``ue_gap_reached``.
+    bound : float
+        Proven lower bound on the UE TSTT of every feasible design.
+    gap : float
+        ``(objective - bound) / objective``.
+    status : str
+        ``"optimal"`` (gap within ``opt_gap``), ``"time_limit"``, or ``"empty_budget"``
+        (no project fits the budget: the base network is the answer).
+    ue_solves, so_solves, master_solves : int
+        Equilibrium solves (UE, SO) and CP-SAT master solves (``method="cuts"``).
+    seconds : float
+        Wall time.
+    ue_gap_reached : float
+        Relative gap of the final UE solve of the chosen design.
+    base_objective : float
+        UE TSTT of the empty design.
+    verified_objective : float
+        UE TSTT of the chosen design by an independent solver
+        (:func:`solvers.assignment.assign`, path-based, cold start, gap ``verify_gap``).
+    nodes : int
+        Branch-and-bound nodes expanded (``method="bb"``).
+    method : str
+        ``"bb"`` or ``"cuts"``.
+    certified : bool or None
+        ``method="bb"``: whether CP-SAT confirmed the bound's certificate (no feasible design
+        outside the evaluated ones and the link sets whose SO bound is at least the reported
+        bound, under the budget, requirements and exclusions); ``None`` for ``"cuts"``, whose
+        bound is CP-SAT's own.
+    message : str
+        One line for people.
+    history : list of (float, float, float)
+        ``(seconds, incumbent, bound)`` whenever either changed.
+    """
+
+    selected: tuple[int, ...]
+    selected_links: list[tuple[int, int]]
+    objective: float
+    bound: float
+    gap: float
+    status: str
+    ue_solves: int
+    so_solves: int
+    master_solves: int
+    seconds: float
+    ue_gap_reached: float
+    base_objective: float
+    verified_objective: float = math.nan
+    nodes: int = 0
+    certified: bool | None = None
+    method: str = "bb"
+    message: str = ""
+    history: list[tuple[float, float, float]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "selected": [list(link) for link in self.selected_links],
+            "selected_index": list(self.selected),
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "status": self.status,
+            "ue_solves": self.ue_solves,
+            "so_solves": self.so_solves,
+            "master_solves": self.master_solves,
+            "nodes": self.nodes,
+            "certified": self.certified,
+            "method": self.method,
+            "seconds": self.seconds,
+            "ue_gap": self.ue_gap_reached,
+            "base_objective": self.base_objective,
+            "verified_objective": self.verified_objective,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class EnumerationResult:
+    """Outcome of :func:`enumerate_designs`: the UE TSTT of every feasible design."""
+
+    selected: tuple[int, ...]
+    objective: float
+    values: dict[tuple[int, ...], float]
+    ue_solves: int
+    seconds: float
+
+
+# ---------------------------------------------------------------------------- problem set-up
+class _Problem:
+    """Projects, constraints and the equilibrium engine shared by the solver and enumeration."""
+
+    def __init__(
+        self,
+        network: RoadNetwork,
+        demand: np.ndarray,
+        candidates: Sequence[int | Sequence[int]],
+        costs: Sequence[float] | np.ndarray,
+        *,
+        budget: float,
+        requires: Iterable[tuple[int, int]],
+        excludes: Iterable[tuple[int, int]],
+        replaces: dict[int, Sequence[int]] | None,
+    ) -> None:
+        n_links = len(network.tail)
+        self.network = network
+        self.opens: list[np.ndarray] = []
+        for i, c in enumerate(candidates):
+            links = np.atleast_1d(np.asarray(c, dtype=np.int64))
+            if links.size == 0 or np.any((links < 0) | (links >= n_links)):
+                raise InputError(f"candidate {i}: link indices {links.tolist()} outside 0..{n_links - 1}")
+            self.opens.append(links)
+        self.n = len(self.opens)
+        self.costs = np.asarray(costs, dtype=np.float64)
+        if self.costs.shape != (self.n,):
+            raise InputError(f"costs: {self.costs.size} values for {self.n} candidates")
+        bad = np.flatnonzero(~np.isfinite(self.costs) | (self.costs < 0))
+        if bad.size:
+            raise InputError(f"candidate {bad[0]}: cost {self.costs[bad[0]]:g} is negative; costs must be >= 0")
+        if not math.isfinite(budget) or budget < 0:
+            raise InputError(f"budget {budget!r} must be a finite number >= 0")
+        self.budget = float(budget)
+        self.requires = [(int(i), int(j)) for i, j in requires]
+        self.excludes = [(int(i), int(j)) for i, j in excludes]
+        for i, j in (*self.requires, *self.excludes):
+            if not (0 <= i < self.n and 0 <= j < self.n) or i == j:
+                raise InputError(f"dependency/exclusion ({i}, {j}) must name two different candidates in 0..{self.n - 1}")
+        self.closes: list[np.ndarray] = [np.zeros(0, dtype=np.int64) for _ in range(self.n)]
+        for i, links in (replaces or {}).items():
+            if not 0 <= int(i) < self.n:
+                raise InputError(f"replaces: candidate {i} outside 0..{self.n - 1}")
+            self.closes[int(i)] = np.atleast_1d(np.asarray(links, dtype=np.int64))
+        cand_links = np.zeros(n_links, dtype=bool)
+        for links in self.opens:
+            cand_links[links] = True
+        self.base_mask = ~cand_links
+        # a candidate that is an exact copy of an active base link is a data error, not a project
+        base_pairs = {
+            (int(network.tail[a]), int(network.head[a]))
+            for a in np.flatnonzero(self.base_mask)
+        }
+        replaced = {int(a) for links in self.closes for a in links}
+        for i, links in enumerate(self.opens):
+            for a in links:
+                pair = (int(network.tail[a]), int(network.head[a]))
+                if pair in base_pairs and not any(
+                    (int(network.tail[r]), int(network.head[r])) == pair for r in replaced
+                ):
+                    ids = network.node_ids
+                    raise InstanceError(
+                        f"candidate {i}: link {ids[pair[0]]}->{ids[pair[1]]} duplicates a base link; "
+                        "pass it in replaces= if it is an upgrade of that link"
+                    )
+        dem = np.asarray(demand, dtype=np.float64)
+        if dem.ndim != 2 or dem.shape[0] != dem.shape[1]:
+            raise InputError(f"demand must be a square zone matrix, got shape {dem.shape}")
+        if dem.shape[0] > network.n_nodes:
+            raise InputError(f"demand has {dem.shape[0]} zones but the network has {network.n_nodes} nodes")
+        if np.any(~np.isfinite(dem) | (dem < 0)):
+            raise InputError("demand has negative or non-finite entries")
+        self.engine_demand = dem
+        self.engine = Equilibrium.from_network(network, dem)
+        # integer costs for CP-SAT: exact when costs have few decimals, conservative otherwise
+        self.cost_scale = 1
+        while self.cost_scale < 10**6 and np.any(np.abs(self.costs * self.cost_scale - np.round(self.costs * self.cost_scale)) > 1e-9):
+            self.cost_scale *= 10
+        self.int_costs = np.ceil(self.costs * self.cost_scale - 1e-9).astype(np.int64)
+        self.int_budget = int(math.floor(self.budget * self.cost_scale + 1e-9))
+
+    # designs are bitmasks over candidate positions
+    def design_mask(self, bits: int) -> np.ndarray:
+        mask = self.base_mask.copy()
+        for i in range(self.n):
+            if bits >> i & 1:
+                mask[self.opens[i]] = True
+        for i in range(self.n):
+            if bits >> i & 1:
+                mask[self.closes[i]] = False
+        return mask
+
+    def bound_mask(self, bits: int) -> np.ndarray:
+        """Links of every design that is a subset of ``bits`` (replaced links stay open)."""
+        mask = self.base_mask.copy()
+        for i in range(self.n):
+            if bits >> i & 1:
+                mask[self.opens[i]] = True
+        return mask
+
+    def feasible(self, bits: int) -> bool:
+        cost = sum(int(self.int_costs[i]) for i in range(self.n) if bits >> i & 1)
+        if cost > self.int_budget:
+            return False
+        for i, j in self.requires:
+            if bits >> i & 1 and not bits >> j & 1:
+                return False
+        for i, j in self.excludes:
+            if bits >> i & 1 and bits >> j & 1:
+                return False
+        return True
+
+    def cost_of(self, bits: int) -> int:
+        return sum(int(self.int_costs[i]) for i in range(self.n) if bits >> i & 1)
+
+    def extend(self, bits: int) -> int:
+        """Greedily add projects (in index order) while the design stays feasible."""
+        for i in range(self.n):
+            if not bits >> i & 1 and self.feasible(bits | 1 << i):
+                bits |= 1 << i
+        return bits
+
+    def selected(self, bits: int) -> tuple[int, ...]:
+        return tuple(i for i in range(self.n) if bits >> i & 1)
+
+    def links_of(self, bits: int) -> list[tuple[int, int]]:
+        ids = self.network.node_ids
+        out = []
+        for i in self.selected(bits):
+            for a in self.opens[i]:
+                out.append((int(ids[self.network.tail[a]]), int(ids[self.network.head[a]])))
+        return out
+
+
+class _Evaluator:
+    """Cached, warm-started UE and SO solves of designs."""
+
+    def __init__(self, problem: _Problem, *, ue_gap: float, so_gap: float) -> None:
+        self.problem = problem
+        self.ue_gap = ue_gap
+        self.so_gap = so_gap
+        self.ue: dict[int, tuple[float, float, PackedState]] = {}
+        self.so: dict[int, tuple[float, PackedState]] = {}
+        self.so_flows: dict[int, np.ndarray] = {}
+        self.ue_solves = 0
+        self.so_solves = 0
+
+    @staticmethod
+    def _nearest(cache: dict[int, Any], bits: int) -> Any:
+        best, best_d = None, None
+        for key, value in cache.items():
+            d = (key ^ bits).bit_count()
+            if best_d is None or d < best_d:
+                best, best_d = value, d
+                if d <= 1:
+                    break
+        return best
+
+    def ue_value(self, bits: int, *, gap: float | None = None) -> tuple[float, float]:
+        """UE TSTT of the design (``inf`` if some OD pair cannot be routed) and the gap reached."""
+        target = self.ue_gap if gap is None else gap
+        hit = self.ue.get(bits)
+        if hit is not None and hit[1] <= target:
+            return hit[0], hit[1]
+        warm = hit[2] if hit is not None else None
+        if warm is None and self.ue:
+            warm = self._nearest(self.ue, bits)[2]
+        if warm is None and self.so:
+            warm = self._nearest(self.so, bits)[1]
+        res = self.problem.engine.solve(self.problem.design_mask(bits), gap=target, warm_start=warm,
+                                        max_iterations=20000)
+        self.ue_solves += 1
+        value = math.inf if res.tstt < 0 else res.tstt
+        if value < math.inf and res.gap > target * 10:
+            raise SolverError(f"UE solve stalled at relative gap {res.gap:.2e} (target {target:.0e}) after {res.iterations} sweeps")
+        self.ue[bits] = (value, res.gap, res.state)
+        return value, res.gap
+
+    def so_bound(self, bits: int) -> float:
+        """Certified lower bound on SO TSTT of the link set of ``bits`` (``inf`` if unroutable)."""
+        if bits in self.so:
+            return self.so[bits][0]
+        warm = self._nearest(self.so, bits)[1] if self.so else None
+        if warm is None and self.ue:
+            warm = self._nearest(self.ue, bits)[2]
+        res = self.problem.engine.solve(self.problem.bound_mask(bits), system_optimal=True, gap=self.so_gap,
+                                        warm_start=warm, max_iterations=20000)
+        self.so_solves += 1
+        if res.tstt >= 0 and res.gap >= 1.0:
+            # demand not fully assigned: the convexity bound would not be valid
+            raise SolverError(f"SO solve could not assign all demand (path sets full) after {res.iterations} sweeps")
+        value = math.inf if res.tstt < 0 else res.bound
+        self.so[bits] = (value, res.state)
+        if bits == (1 << self.problem.n) - 1:
+            self.so_flows[bits] = res.flows
+        return value
+
+
+# ---------------------------------------------------------------------------- master
