@@ -534,8 +534,8 @@ def solve_programme(
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = _SEED
     solver.parameters.cp_model_probing_level = 0
-    if time_limit is not None:
-        solver.parameters.max_time_in_seconds = float(time_limit)
+    if deadline is not None:  # what the saving caps left of the time limit
+        solver.parameters.max_time_in_seconds = max(0.1, deadline - time.perf_counter())
     if relative_gap > 0:
         solver.parameters.relative_gap_limit = float(relative_gap)
     if log:
