@@ -182,7 +182,7 @@ def test_fast_attribute_rule_equals_osmnx_edge_attrs_differ(
     """Our precomputed 'attributes differ' endpoints give osmnx's edge_attrs_differ result."""
     import osmnx as ox
 
-    from networks.osm import _RAIL_DIFFER, _ROAD_DIFFER
+    from networks.osm_options import _RAIL_DIFFER, _ROAD_DIFFER
 
     path = request.getfixturevalue(which)
     classes = osm_tags.DRIVE_ROAD_CLASSES
