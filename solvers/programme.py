@@ -48,7 +48,7 @@ import numpy as np
 from networks.errors import InfeasibleError, InputError, SolverError
 from solvers.selection._instance import _bits
 from solvers.selection._types import _SAVING_SCALE_TARGET, _SEED, Project
-from solvers.selection.cpsat import _cost_scale, _merge_same_ranking
+from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_same_ranking
 from solvers.selection.markets import Layer, Markets, _prepare, _savings_for
 
 __all__ = ["ProgrammeProject", "ProgrammeResult", "brute_force_programme", "solve_programme"]
@@ -239,6 +239,25 @@ def _evaluate(setup: _Setup, starts: Mapping[str, int], cache: dict[int, float])
     value += setup.after * savings["after"]
     value -= sum(setup.start_costs[index[p]][s] for p, s in starts.items())
     return value, savings, sets
+
+
+def _result(setup: _Setup, chosen: dict[str, int], cache: dict[int, float], *, bound: float | None,
+            proved: bool, started: float, stats: dict[str, Any] | None = None, tiny: float = 0.0) -> ProgrammeResult:
+    """The programme ``chosen``, evaluated exactly, with its spending and gap to ``bound``."""
+    value, savings, sets = _evaluate(setup, chosen, cache)
+    bound = value if bound is None else max(bound, value)
+    tiny = max(tiny, 1e-9 * abs(value))  # a difference within the scaling's resolution counts as none
+    gap = 0.0 if bound - value <= tiny else (bound - value) / abs(value) if value != 0 else math.inf
+    spending = {y: 0.0 for y in setup.years}
+    for p, s in chosen.items():
+        for y, c in _spend(setup, setup.ids.index(p), s).items():
+            spending[y] += c
+    if stats is not None:
+        stats["absolute_gap"] = bound - value
+    return ProgrammeResult(starts=chosen, openings={p: s + setup.durations[setup.ids.index(p)] for p, s in chosen.items()},
+                           objective=value, bound=bound, gap=gap, status="OPTIMAL" if proved else "FEASIBLE",
+                           years=setup.years, spending=spending, savings=savings, open_sets=sets,
+                           seconds=time.perf_counter() - started, stats=stats if stats is not None else {})
 
 
 def _feasible(setup: _Setup, starts: Mapping[str, int], tol: float = 1e-9) -> bool:
@@ -501,19 +520,7 @@ def solve_programme(
                 continue
             slack_units += 1
             period_items += 1
-            previous = None
-            for q, (c_int, mask) in enumerate(ranked):
-                z = model.NewBoolVar("")
-                n_records += 1
-                nxt = ranked[q + 1][0] if q + 1 < len(ranked) else 0
-                if c_int - nxt > 0:
-                    period_terms.append((c_int - nxt, z))
-                if previous is None:
-                    model.AddImplication(z, avail(mask))
-                else:
-                    model.AddBoolOr([z.Not(), avail(mask), previous])
-                    model.AddImplication(previous, z)
-                previous = z
+            n_records += _add_ordered(model, ranked, avail, period_terms)
         terms += period_terms
         cap = caps_by_period.get(t, math.inf)
         if period_terms and math.isfinite(cap):
@@ -572,21 +579,8 @@ def solve_programme(
         bound = 0.0
     if not _feasible(setup, chosen):
         raise SolverError(f"programme: CP-SAT returned an infeasible programme {chosen} (scaling bug)")
-    cache: dict[int, float] = {}
-    value, savings, sets = _evaluate(setup, chosen, cache)
-    bound = max(bound, value)
-    # relative to the value; a difference within the scaling's resolution counts as none
-    tiny = max(1e-9 * max(abs(value), top), 2 * slack)
-    gap = 0.0 if bound - value <= tiny else (bound - value) / abs(value) if value != 0 else math.inf
-    stats["absolute_gap"] = bound - value
-    spending = {y: 0.0 for y in ys}
-    for p, s in chosen.items():
-        for y, c in _spend(setup, setup.ids.index(p), s).items():
-            spending[y] += c
-    return ProgrammeResult(starts=chosen, openings={p: s + setup.durations[setup.ids.index(p)] for p, s in chosen.items()},
-                           objective=value, bound=bound, gap=gap, status="OPTIMAL" if proved else "FEASIBLE", years=ys,
-                           spending=spending, savings=savings, open_sets=sets, seconds=time.perf_counter() - started,
-                           stats=stats)
+    return _result(setup, chosen, {}, bound=bound, proved=proved, started=started, stats=stats,
+                   tiny=max(1e-9 * top, 2 * slack))
 
 
 def brute_force_programme(
@@ -619,12 +613,4 @@ def brute_force_programme(
         if best is None or value > best[0] + 1e-9:
             best = (value, starts)
     assert best is not None  # starting nothing is always feasible
-    value, chosen = best
-    value, savings, sets = _evaluate(setup, chosen, cache)
-    spending = {y: 0.0 for y in setup.years}
-    for p, s in chosen.items():
-        for y, c in _spend(setup, setup.ids.index(p), s).items():
-            spending[y] += c
-    return ProgrammeResult(starts=chosen, openings={p: s + setup.durations[setup.ids.index(p)] for p, s in chosen.items()},
-                           objective=value, bound=value, gap=0.0, status="OPTIMAL", years=setup.years,
-                           spending=spending, savings=savings, open_sets=sets, seconds=time.perf_counter() - started)
+    return _result(setup, best[1], cache, bound=None, proved=True, started=started)

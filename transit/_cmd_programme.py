@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from networks.errors import InputError
+from transit._cmd_optimize import _cap
 
 HELP = "schedule the projects over the years under a yearly budget (exact, OR-Tools CP-SAT)"
 
@@ -18,16 +19,6 @@ def _horizon(text: str) -> tuple[int, int]:
         return int(first), int(last)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected FIRST-LAST years, e.g. 2026-2040, got {text!r}") from None
-
-
-def _cap(text: str) -> tuple[str, float]:
-    member, sep, amount = text.partition("=")
-    try:
-        if not sep:
-            raise ValueError
-        return member, float(amount)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected MEMBER=BILLION_CNY, got {text!r}") from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

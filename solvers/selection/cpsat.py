@@ -231,19 +231,7 @@ def _solve_model(
         ranked = sorted(((int(round(c * scale)), m) for m, c in u), key=lambda r: (-r[0], r[1]))
         ranked = [(c_int, m) for c_int, m in ranked if c_int > 0]
         ranked_all.append(ranked)
-        previous = None
-        for k, (c_int, mask) in enumerate(ranked):
-            z = model.NewBoolVar("")
-            n_records += 1
-            nxt = ranked[k + 1][0] if k + 1 < len(ranked) else 0
-            if c_int - nxt > 0:
-                terms.append((c_int - nxt, z))
-            if previous is None:
-                model.AddImplication(z, avail(mask))
-            else:
-                model.AddBoolOr([z.Not(), avail(mask), previous])
-                model.AddImplication(previous, z)
-            previous = z
+        n_records += _add_ordered(model, ranked, avail, terms)
     if sav.penalty is not None:
         # The projects' additive terms (e.g. the present value of their costs, in objective
         # units), rounded like the savings: each moves the objective by at most half a unit.
@@ -357,6 +345,29 @@ def _solve_model(
             "cpsat": cp_stats,
         },
     )
+
+
+def _add_ordered(model: Any, ranked: Sequence[tuple[int, int]], avail: Callable[[int], Any],
+                 terms: list[tuple[int, Any]]) -> int:
+    """One demand item's ordered chain: ``ranked`` = (scaled saving, project set), best first.
+
+    ``z_k`` ("saves at least C_k") needs record k available or ``z_(k-1)``; the objective terms
+    ``(C_k - C_(k+1)) z_k`` (appended to ``terms``) telescope to the best available record's
+    saving.  Returns the number of literals added.
+    """
+    previous = None
+    for k, (c_int, mask) in enumerate(ranked):
+        z = model.NewBoolVar("")
+        nxt = ranked[k + 1][0] if k + 1 < len(ranked) else 0
+        if c_int - nxt > 0:
+            terms.append((c_int - nxt, z))
+        if previous is None:
+            model.AddImplication(z, avail(mask))
+        else:
+            model.AddBoolOr([z.Not(), avail(mask), previous])
+            model.AddImplication(previous, z)
+        previous = z
+    return len(ranked)
 
 
 def _deterministic_time(solver: Any) -> float:
