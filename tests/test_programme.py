@@ -161,8 +161,10 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path):
 
     out = tmp_path / "prog"
     assert main(["programme", "--horizon", "2026-2030", "--yearly-budget", "30", "--objective", "benefit",
-                 "--out", str(out)]) == 0
-    for name in ("schedule.csv", "spending.csv", "years.csv", "gantt.png", "report.md", "run.json"):
+                 "--frontier-steps", "3", "--cost-sharing", "length", "--out", str(out)]) == 0
+    from transit.programme import OUTPUTS
+
+    for name in OUTPUTS:
         assert (out / name).is_file(), name
     text = (out / "report.md").read_text()
     assert "proved optimal by CP-SAT" in text
@@ -174,9 +176,47 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path):
                                                                                              "cost_bn_cny"].to_numpy())
     years = pd.read_csv(out / "years.csv")
     assert (years["saving_min_per_day"].diff().dropna() >= -1e-6).all()  # the network only grows
+    # who pays: every started project's cost in full, by the length rule
+    shares = pd.read_csv(out / "cost_shares.csv")
+    assert set(shares["project"]) == set(schedule["project"]) and (shares["rule"] == "length").all()
+    assert shares.groupby("project")["share"].sum().to_numpy() == pytest.approx(1.0)
+    members = pd.read_csv(out / "members.csv")
+    assert members["pays_bn_cny"].sum() == pytest.approx(schedule["cost_bn_cny"].sum())
+    shapley = pd.read_csv(out / "shapley.csv")
+    for players in ("member", "project"):
+        assert shapley.loc[shapley["players"] == players, "share"].sum() == pytest.approx(1.0)
+    assert "## The alliance: who pays, who gains" in text and "## Budget-saving frontier" in text
+    # the frontier: each point the one-shot optimum at its budget (150 bn CNY over the 5 years)
+    frontier = pd.read_csv(out / "frontier.csv")
+    assert list(frontier["budget_bn_cny"]) == pytest.approx([50.0, 100.0, 150.0])
+    assert (frontier["status"] == "OPTIMAL").all() and (frontier["cost_bn_cny"] <= frontier["budget_bn_cny"] + 1e-9).all()
+    assert frontier["saving_min_per_day"].is_monotonic_increasing
+    # bad input: negotiated shares that do not add up, or no file, or a file without the rule
+    sheet = tmp_path / "shares.csv"
+    sheet.write_text("project,member,share\nhangli,zjci,0.6\nhangli,cr,0.3\n")
+    for bad in (["--cost-sharing", "negotiated", "--shares", str(sheet)], ["--cost-sharing", "negotiated"],
+                ["--shares", str(sheet)], ["--frontier-steps", "-1"]):
+        args = ["programme", "--horizon", "2026-2027", "--yearly-budget", "30", "--out", str(tmp_path / "bad"), *bad]
+        assert main(args) == 2
+        assert not (tmp_path / "bad").exists()
     for bad in (["--horizon", "2040-2026"], ["--yearly-budget", "-5"], ["--gap", "2"], ["--workers", "0"]):
         args = ["programme", "--yearly-budget", "30", "--out", str(tmp_path / "bad"), *bad]
         assert main(args) == 2
         assert not (tmp_path / "bad").exists()
     with pytest.raises(SystemExit):
         main(["programme", "--horizon", "soon", "--yearly-budget", "30", "--out", str(tmp_path / "bad")])
+
+
+def test_programme_frontier_equals_the_single_budget_optimiser(model):
+    from solvers.selection.markets import solve_market_selection
+    from transit.programme import frontier_table, run_programme
+
+    run = run_programme(model.config, horizon=(2026, 2027), yearly_budget=40.0, objective="benefit", model=model,
+                        frontier_steps=2)
+    table = frontier_table(run)
+    assert list(table["budget_bn_cny"]) == pytest.approx([40.0, 80.0])
+    for row in table.itertuples(index=False):
+        single = solve_market_selection(model.selection_layers, model.candidates, model.markets,
+                                        budget=row.budget_bn_cny)
+        assert single.status == "OPTIMAL" and row.status == "OPTIMAL"
+        assert row.saving_min_per_day == pytest.approx(single.saving, rel=1e-9)

@@ -37,6 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--time-limit", type=float, metavar="S", help="seconds; then the best programme and its gap")
     parser.add_argument("--gap", type=float, default=0.0, help="stop once proved within this relative gap")
     parser.add_argument("--workers", type=int, default=1, help="CP-SAT threads (default 1)")
+    parser.add_argument("--cost-sharing", choices=("lead", "length", "negotiated"), default="lead",
+                        help="who pays: the lead member (default), each province's investor by route length, "
+                             "or negotiated shares from --shares")
+    parser.add_argument("--shares", metavar="CSV", help="negotiated cost shares: project,member,share (each project's "
+                                                         "shares sum to 1)")
+    parser.add_argument("--frontier-steps", type=int, default=10, metavar="N",
+                        help="budgets on the budget-saving frontier (default 10; 0: none)")
     parser.add_argument("--config", help="TOML file overriding data/default_config.toml")
     parser.add_argument("--projects", help="project catalogue JSON (default data/projects.json)")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the embedded network clip")
@@ -55,11 +62,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--gap {args.gap:g}: expected a relative gap in [0, 1)")
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected a whole number >= 1")
+    if not 0 <= args.frontier_steps <= 100:
+        raise InputError(f"--frontier-steps {args.frontier_steps}: expected a whole number in 0..100")
+    if (args.cost_sharing == "negotiated") != (args.shares is not None):
+        raise InputError("--shares FILE goes with --cost-sharing negotiated, and only with it")
     config = load_config(args.config)
     run_ = run_programme(config, horizon=args.horizon, yearly_budget=args.yearly_budget, objective=args.objective,
                          end_year=args.end_year, member_caps=dict(args.member_cap), time_limit=args.time_limit,
                          relative_gap=args.gap, workers=args.workers, projects_path=args.projects,
-                         use_cache=not args.no_cache)
+                         use_cache=not args.no_cache, cost_sharing=args.cost_sharing, shares_path=args.shares,
+                         frontier_steps=args.frontier_steps)
     out = write_programme(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.starts)} project(s) started; {args.objective} {r.objective / 1e9:,.2f} bn CNY "

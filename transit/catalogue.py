@@ -197,9 +197,20 @@ def load_expressways(cities: pd.DataFrame, path: str | Path | None = None) -> li
 
 @dataclass(frozen=True)
 class Member:
+    """An alliance member: who it is and where it invests.
+
+    ``province`` and ``city`` are its home ("" for a national body, or a provincial one's
+    city); ``modes`` the modes it invests in (``rail``, ``road``).  The length rule of cost
+    sharing (:mod:`transit.alliance`) gives each province's share to its provincial investor
+    for the project's mode (a member with that ``province``, no ``city`` and the mode).
+    """
+
     id: str
     name_en: str
     name_zh: str = ""
+    province: str = ""
+    city: str = ""
+    modes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,14 +239,37 @@ class Project:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+_MEMBER_KEYS = {"id", "name_en", "name_zh", "province", "city", "modes"}
+
+
+def _member(item: Any, k: int, path: Path) -> Member:
+    where = f"{path}: members[{k}]"
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+        raise CatalogueError(f"{where}: expected an object with a non-empty string 'id'")
+    unknown = sorted(set(item) - _MEMBER_KEYS)
+    if unknown:
+        raise CatalogueError(f"{where} ({item['id']}): unknown key(s) {unknown}; expected among {sorted(_MEMBER_KEYS)}")
+    for key in ("name_en", "name_zh", "province", "city"):
+        if not isinstance(item.get(key, ""), str):
+            raise CatalogueError(f"{where} ({item['id']}): {key!r} = {item[key]!r}; expected a string")
+    modes = item.get("modes", [])
+    if not isinstance(modes, list) or not all(m in ("rail", "road") for m in modes):
+        raise CatalogueError(f"{where} ({item['id']}): 'modes' = {modes!r}; expected a list of 'rail' and 'road'")
+    return Member(item["id"], item.get("name_en", item["id"]), item.get("name_zh", ""), item.get("province", ""),
+                  item.get("city", ""), tuple(modes))
+
+
 def load_projects(
     path: str | Path | None = None, *, axis_ids: list[str] | None = None
 ) -> tuple[list[Member], list[Project]]:
     """Alliance members and candidate projects, validated (costs, references, cycles)."""
     path = Path(path) if path else DATA_DIR / "projects.json"
     data = _read_json(path)
-    members = [Member(m["id"], m.get("name_en", m["id"]), m.get("name_zh", "")) for m in data.get("members", [])]
+    members = [_member(m, k, path) for k, m in enumerate(data.get("members", []))]
     member_ids = {m.id for m in members}
+    if len(member_ids) != len(members):
+        dup = sorted({m.id for m in members if sum(x.id == m.id for x in members) > 1})
+        raise CatalogueError(f"{path}: duplicate member id(s) {dup}")
     projects: list[Project] = []
     for i, item in enumerate(data.get("projects", [])):
         pid = item.get("id")

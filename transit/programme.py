@@ -40,7 +40,8 @@ from transit.appraisal.parameters import AppraisalParameters, category
 __all__ = ["OUTPUTS", "PROGRAMME_OBJECTIVES", "ProgrammeRun", "programme_inputs", "run_programme", "write_programme"]
 
 PROGRAMME_OBJECTIVES = ("npv", "benefit")
-OUTPUTS = ("schedule.csv", "spending.csv", "years.csv", "gantt.png", "report.md", "run.json")
+OUTPUTS = ("schedule.csv", "spending.csv", "years.csv", "gantt.png", "cost_shares.csv", "members.csv", "cities.csv",
+           "provinces.csv", "shapley.csv", "frontier.csv", "frontier.png", "report.md", "run.json")
 
 
 @dataclass
@@ -58,6 +59,8 @@ class ProgrammeRun:
     start_costs: dict[str, dict[int, float]]
     member_caps: dict[str, float]
     timings: dict[str, float]
+    alliance: Any = None  # transit.alliance.AllianceTables
+    frontier: Any = None  # solvers.selection.Ladder: the one-shot optimum at each budget of the ladder
 
 
 def programme_inputs(model: Any, params: AppraisalParameters, *, horizon: tuple[int, int], end_year: int,
@@ -94,13 +97,21 @@ def programme_inputs(model: Any, params: AppraisalParameters, *, horizon: tuple[
 def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_budget: float,
                   objective: str = "npv", end_year: int | None = None, member_caps: dict[str, float] | None = None,
                   time_limit: float | None = None, relative_gap: float = 0.0, workers: int = 1,
-                  model: Any = None, projects_path: str | None = None, use_cache: bool = True) -> ProgrammeRun:
+                  model: Any = None, projects_path: str | None = None, use_cache: bool = True,
+                  cost_sharing: str = "lead", shares_path: str | None = None, frontier_steps: int = 10) -> ProgrammeRun:
     """Build the model (unless given) and solve the programme exactly (or to the gap/time limit).
+
+    Then the alliance's tables (:func:`transit.alliance.alliance_tables`: cost shares by
+    ``cost_sharing``, ``lead``, ``length`` or ``negotiated`` with the CSV ``shares_path``; the
+    benefits by city and province; Shapley values) and the budget-saving frontier: the exact
+    one-shot optimum (logsum saving) at ``frontier_steps`` equal budgets up to the smaller of
+    the horizon's total budget and the catalogue's cost (0: no frontier).
 
     ``end_year`` (default: the horizon's last year + ``appraisal.operating_years``) closes the
     appraisal period: benefits and O&M run to it, residual values are credited in it.
     ``member_caps``: a cap on each member's spending in every year (billion CNY).
     """
+    from transit.alliance import COST_RULES
     from transit.model import build_model
 
     first, last = (int(v) for v in horizon)
@@ -111,10 +122,21 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
     if isinstance(yearly_budget, bool) or not isinstance(yearly_budget, (int, float)) or not np.isfinite(yearly_budget) \
             or yearly_budget < 0:
         raise InputError(f"yearly budget = {yearly_budget!r}; expected a finite number of billion CNY >= 0")
+    if cost_sharing not in COST_RULES:
+        raise InputError(f"cost sharing rule {cost_sharing!r}; expected one of {', '.join(COST_RULES)}")
+    if (cost_sharing == "negotiated") != (shares_path is not None):
+        raise InputError("a file of negotiated shares (--shares FILE) goes with --cost-sharing negotiated, and only with it")
+    if isinstance(frontier_steps, bool) or not isinstance(frontier_steps, int) or not 0 <= frontier_steps <= 100:
+        raise InputError(f"frontier steps = {frontier_steps!r}; expected a whole number in 0..100")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
         model = build_model(config, projects_path=projects_path, use_cache=use_cache)
+    negotiated = None
+    if shares_path is not None:
+        from transit.alliance import read_cost_shares
+
+        negotiated = read_cost_shares(shares_path, members=model.members, projects=model.projects)
     timings["build_model_s"] = time.perf_counter() - started
     params = appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     if first < params.base_year:
@@ -135,10 +157,26 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
                              weight_after=after, start_costs=costs, member_caps=caps or None, time_limit=time_limit,
                              relative_gap=relative_gap, workers=workers)
     timings["solve_s"] = time.perf_counter() - started
-    return ProgrammeRun(model=model, params=params, horizon=(first, last), end_year=end,
-                        yearly_budget=float(yearly_budget), objective=objective, result=result, schedule=schedule,
-                        weights=weights, weight_after=after, start_costs=costs or {}, member_caps=caps,
-                        timings=timings)
+    run = ProgrammeRun(model=model, params=params, horizon=(first, last), end_year=end,
+                       yearly_budget=float(yearly_budget), objective=objective, result=result, schedule=schedule,
+                       weights=weights, weight_after=after, start_costs=costs or {}, member_caps=caps,
+                       timings=timings)
+    from transit.alliance import alliance_tables
+
+    started = time.perf_counter()
+    run.alliance = alliance_tables(run, rule=cost_sharing, negotiated=negotiated)
+    timings["alliance_s"] = time.perf_counter() - started
+    if frontier_steps:
+        from solvers.selection.markets import market_budget_ladder
+
+        started = time.perf_counter()
+        top = min(float(yearly_budget) * (last - first + 1), float(sum(c.cost for c in model.candidates)))
+        if top > 0:
+            budgets = [round(top * k / frontier_steps, 6) for k in range(1, frontier_steps + 1)]
+            run.frontier = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
+                                                time_limit=time_limit)
+        timings["frontier_s"] = time.perf_counter() - started
+    return run
 
 
 def schedule_table(run: ProgrammeRun) -> pd.DataFrame:
@@ -181,6 +219,73 @@ def spending_table(run: ProgrammeRun) -> pd.DataFrame:
         spend = {item["start"] + k: project.cost_bn_cny * s for k, s in enumerate(d.shares())}
         rows.append({"project": item["project"], **{str(y): spend.get(y, 0.0) for y in years}})
     return pd.DataFrame(rows, columns=["project", *[str(y) for y in years]])
+
+
+def cost_share_table(run: ProgrammeRun) -> pd.DataFrame:
+    """One row per started project and paying member: share and amount (catalogue cost)."""
+    rows = []
+    if run.alliance is not None:
+        for pid, parts in sorted(run.alliance.shares.items()):
+            cost = run.model.project(pid).cost_bn_cny
+            for member, share in sorted(parts.items()):
+                rows.append({"project": pid, "member": member, "share": share, "amount_bn_cny": cost * share,
+                             "rule": run.alliance.rule})
+    return pd.DataFrame(rows, columns=["project", "member", "share", "amount_bn_cny", "rule"])
+
+
+def shapley_table(run: ProgrammeRun) -> pd.DataFrame:
+    """Shapley values of the programme's present value of benefits, by member and by project."""
+    rows = []
+    if run.alliance is not None:
+        for kind, res in (("member", run.alliance.shapley_members), ("project", run.alliance.shapley_projects)):
+            total = res.grand - res.empty
+            for player in sorted(res.values, key=lambda p: (-res.values[p], str(p))):
+                rows.append({"players": kind, "player": player, "pv_benefit_bn_cny": res.values[player] / 1e9,
+                             "std_error_bn_cny": res.std_errors[player] / 1e9,
+                             "share": res.values[player] / total if total > 0 else 0.0, "method": res.method,
+                             "coalitions_valued": res.evaluations})
+    return pd.DataFrame(rows, columns=["players", "player", "pv_benefit_bn_cny", "std_error_bn_cny", "share", "method",
+                                       "coalitions_valued"])
+
+
+def frontier_table(run: ProgrammeRun) -> pd.DataFrame:
+    """The budget-saving frontier: per budget, the one-shot optimum, its proof and what enters."""
+    columns = ["budget_bn_cny", "cost_bn_cny", "saving_min_per_day", "bound_min_per_day", "gap", "status",
+               "selected", "enters", "leaves"]
+    if run.frontier is None:
+        return pd.DataFrame(columns=columns)
+    rows, before = [], set()
+    for r in run.frontier.results:
+        chosen = set(r.selected)
+        rows.append({"budget_bn_cny": r.budget, "cost_bn_cny": r.cost, "saving_min_per_day": r.saving,
+                     "bound_min_per_day": r.base_objective - r.bound, "gap": r.gap, "status": r.status,
+                     "selected": " ".join(r.selected), "enters": " ".join(sorted(chosen - before)),
+                     "leaves": " ".join(sorted(before - chosen))})
+        before = chosen
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _frontier_png(run: ProgrammeRun, table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if len(table):
+        ax.step([0, *table["cost_bn_cny"]], [0, *(table["saving_min_per_day"] / 1e6)], where="post", color="#1f77b4")
+        ax.plot(table["cost_bn_cny"], table["saving_min_per_day"] / 1e6, "o", color="#1f77b4")
+        for row in table.itertuples(index=False):
+            if row.enters:
+                ax.annotate(row.enters.replace(" ", "\n"), (row.cost_bn_cny, row.saving_min_per_day / 1e6), fontsize=6,
+                            xytext=(3, -10), textcoords="offset points")
+    ax.set_xlabel("cost of the optimal set, bn CNY")
+    ax.set_ylabel("saving, million generalized minutes a day")
+    ax.set_title("Budget-saving frontier (each point the proved one-shot optimum at its budget)", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _gantt(run: ProgrammeRun, table: pd.DataFrame, years: pd.DataFrame, path: Path) -> None:
@@ -251,6 +356,51 @@ Files: `schedule.csv`, `spending.csv` (per project and year), `years.csv`, `gant
 """
 
 
+def _alliance_report(run: ProgrammeRun, shares: pd.DataFrame, shapley: pd.DataFrame, frontier: pd.DataFrame) -> str:
+    from transit.reports import _md_table
+
+    out = []
+    a = run.alliance
+    if a is not None:
+        members = a.members.drop(columns=["name_en", "name_zh"])
+        sm = a.shapley_members
+        how = ("exact (every coalition valued)" if sm.method == "exact"
+               else f"sampled ({sm.samples} seeded orders; standard errors in shapley.csv)")
+        out.append(f"""
+## The alliance: who pays, who gains
+
+Cost sharing rule: **{a.rule}** (`docs/programme.md`). `home_pv_benefit_bn_cny` is the present value of
+benefits of the member's home cities (half of every trip to or from them); the Shapley value shares the
+programme's present value of benefits ({(sm.grand - sm.empty) / 1e9:,.2f} bn CNY) among the members leading its
+projects, each coalition valued exactly with only its projects in their scheduled years: {how}.
+
+{_md_table(members, '{:,.4g}') if len(members) else '(no member pays anything: nothing started)'}
+
+Benefit by province (present value, bn CNY; half of each trip to each end):
+
+{_md_table(a.provinces, '{:,.4g}')}
+
+Benefit by city (top 10 of cities.csv):
+
+{_md_table(a.cities.head(10), '{:,.4g}')}
+
+Shapley values of the projects (the programme's benefit shared among them):
+
+{_md_table(shapley[shapley['players'] == 'project'].drop(columns=['players']), '{:,.4g}') if len(shapley) else '(none)'}
+""")
+    if len(frontier):
+        proved = int((frontier["status"] == "OPTIMAL").sum())
+        out.append(f"""
+## Budget-saving frontier
+
+The one-shot optimum (logsum saving, generalized minutes a day) at {len(frontier)} budgets, {proved} proved optimal
+by CP-SAT; `enters`/`leaves` give the priority order the frontier implies (frontier.csv, frontier.png).
+
+{_md_table(frontier.drop(columns=['selected']), '{:,.4g}')}
+""")
+    return "".join(out)
+
+
 def write_programme(run: ProgrammeRun, out_dir: str | Path, *, argv: list[str] | None = None) -> Path:
     """Write the programme's outputs into ``out_dir`` atomically."""
     from transit.config import config_hash
@@ -265,7 +415,20 @@ def write_programme(run: ProgrammeRun, out_dir: str | Path, *, argv: list[str] |
         spending.to_csv(tmp / "spending.csv", index=False, float_format="%.6g")
         years.to_csv(tmp / "years.csv", index=False, float_format="%.6g")
         _gantt(run, table, years, tmp / "gantt.png")
-        (tmp / "report.md").write_text(_report(run, table, years), encoding="utf-8")
+        shares = cost_share_table(run)
+        shares.to_csv(tmp / "cost_shares.csv", index=False, float_format="%.6g")
+        alliance = run.alliance
+        for name, frame in (("members.csv", alliance.members if alliance else None),
+                            ("cities.csv", alliance.cities if alliance else None),
+                            ("provinces.csv", alliance.provinces if alliance else None)):
+            (frame if frame is not None else pd.DataFrame()).to_csv(tmp / name, index=False, float_format="%.6g")
+        shapley = shapley_table(run)
+        shapley.to_csv(tmp / "shapley.csv", index=False, float_format="%.6g")
+        frontier = frontier_table(run)
+        frontier.to_csv(tmp / "frontier.csv", index=False, float_format="%.6g")
+        _frontier_png(run, frontier, tmp / "frontier.png")
+        (tmp / "report.md").write_text(_report(run, table, years) + _alliance_report(run, shares, shapley, frontier),
+                                       encoding="utf-8")
         r = run.result
         record = {
             "command": argv, "horizon": list(run.horizon), "end_year": run.end_year,
@@ -275,6 +438,7 @@ def write_programme(run: ProgrammeRun, out_dir: str | Path, *, argv: list[str] |
                        "gap": r.gap, "starts": r.starts, "openings": r.openings, "seconds": r.seconds,
                        "stats": r.stats},
             "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
+            "cost_sharing": run.alliance.rule if run.alliance else None,
         }
         (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
     return out_dir
