@@ -20,6 +20,16 @@ def _cap(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected MEMBER=BILLION_CNY, got {text!r}") from None
 
 
+def _pct(text: str) -> tuple[str, float]:
+    axis, sep, amount = text.partition("=")
+    try:
+        if not sep or not axis:
+            raise ValueError
+        return axis, float(amount)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected AXIS=PERCENT (or all=PERCENT), got {text!r}") from None
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("optimize", help=HELP, description=HELP)
     parser.add_argument("--budget", type=float, required=True, help="budget in billion CNY (>= 0)")
@@ -44,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes for the Monte Carlo (results do not depend on it; default 1)")
     parser.add_argument("--time-limit", type=float, help="seconds per budget step; then best found and gap")
+    parser.add_argument("--fairness", choices=("maximin",),
+                        help="maximin: the package whose worst axis (or the bay link) improves most, then the best "
+                             "objective (exact; the report gives the price of fairness)")
+    parser.add_argument("--min-improvement", action="append", type=_pct, default=[], metavar="AXIS=PCT",
+                        help="every package must improve AXIS (or all) by at least PCT %% of its generalized cost "
+                             "(repeatable)")
     parser.add_argument("--osm", metavar="FILE",
                         help="build the network from this OSM XML/PBF file instead of the embedded default")
     parser.add_argument("--osm-network", choices=("road", "rail", "both"), default="both",
@@ -82,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                             use_cache=not args.no_cache, osm=args.osm, osm_network=args.osm_network,
                             congestion=args.congestion, congestion_time_limit=args.congestion_time_limit, od=args.od,
                             objective=args.objective, monte_carlo_draws=args.monte_carlo, seed=args.seed,
-                            workers=args.workers)
+                            workers=args.workers, fairness=args.fairness,
+                            min_improvement=dict(args.min_improvement) or None)
     out = write_outputs(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.selected)} project(s), {r.cost:,.1f} bn CNY: {', '.join(r.selected) or 'none'}")

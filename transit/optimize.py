@@ -35,6 +35,7 @@ class OptimizationRun:
     appraisal: Any = None  # transit.appraisal.AppraisalParameters
     project_costs_min: dict[str, float] | None = None  # npv: each project's PV of costs, in objective units
     monte_carlo: Any = None  # transit.appraisal.uncertainty.MonteCarloResult with monte_carlo_draws > 0
+    fairness: Any = None  # solvers.selection.fairness.FairSelection with fairness or min_improvement
 
     @property
     def selected(self) -> tuple[str, ...]:
@@ -69,6 +70,8 @@ def run_optimization(
     monte_carlo_draws: int = 0,
     seed: int = 0,
     workers: int = 1,
+    fairness: str | None = None,
+    min_improvement: dict[str, float] | None = None,
 ) -> OptimizationRun:
     """Build the model (unless given), run the exact optimiser along the budget ladder.
 
@@ -83,6 +86,10 @@ def run_optimization(
     :func:`transit.appraisal.tables.project_cost_terms`).  With ``congestion``, the road
     projects are also chosen under congestion (exact bilevel network design,
     :mod:`transit.congestion`) for the same budget.
+
+    ``fairness="maximin"`` or ``min_improvement`` (axis id or ``"all"`` -> percent) choose the
+    package at ``budget`` fairly across the axes and the bay link (:mod:`transit.fairness`);
+    the ladder and its priority order stay unconstrained.
     """
     from transit.appraisal import appraisal_parameters
     from transit.appraisal.tables import OBJECTIVES, project_cost_terms
@@ -95,6 +102,10 @@ def run_optimization(
     for name, value, low in (("Monte Carlo draws", monte_carlo_draws, 0), ("seed", seed, 0), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InputError(f"{name} = {value!r}; expected a whole number >= {low}")
+    if fairness not in (None, "maximin"):
+        raise InputError(f"fairness = {fairness!r}; expected 'maximin' or none")
+    if fairness and min_improvement:
+        raise InputError("give --fairness maximin or --min-improvement, not both")
     # checked before the model is built (the mode shares that weigh the values of time come after)
     appraisal_parameters(config if model is None else model.config, mode_shares=dict.fromkeys(VALUE_MODES, 1 / 3))
     timings: dict[str, float] = {}
@@ -109,14 +120,28 @@ def run_optimization(
     unknown = sorted(set(caps) - known_members)
     if unknown:
         raise InputError(f"member cap for unknown member(s) {unknown}; expected among {sorted(known_members)}")
+    minimum = None
+    if min_improvement:
+        from transit.fairness import check_min_improvement
+
+        minimum = check_min_improvement(model, min_improvement)
     appraisal = appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     started = time.perf_counter()
     budgets = budget_steps(budget, ladder_steps) if budget > 0 else [0.0]
     terms = project_cost_terms(model, appraisal) if objective == "npv" else None
     ladder = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
                                   member_caps=caps or None, time_limit=time_limit, project_costs=terms)
-    timings["optimise_s"] = time.perf_counter() - started
     result = ladder.results[-1]
+    fair = None
+    if fairness or min_improvement:
+        from solvers.selection.fairness import solve_fair_selection
+        from transit.fairness import axis_groups
+
+        fair = solve_fair_selection(model.selection_layers, model.candidates, model.markets, budget=budget,
+                                    groups=axis_groups(model), minimum=minimum, maximin=fairness == "maximin",
+                                    member_caps=caps or None, time_limit=time_limit, project_costs=terms)
+        result = fair.result
+    timings["optimise_s"] = time.perf_counter() - started
     started = time.perf_counter()
     skim_base = model.base_skim()
     skim_opt = model.skim(result.selected)
@@ -141,7 +166,7 @@ def run_optimization(
     return OptimizationRun(model=model, budget=float(budget), member_caps=caps, ladder=ladder, result=result,
                            skim_base=skim_base, skim_opt=skim_opt, fastest_base=fastest_base, fastest_opt=fastest_opt,
                            timings=timings, congestion=congested, objective=objective, appraisal=appraisal,
-                           project_costs_min=terms, monte_carlo=uncertainty)
+                           project_costs_min=terms, monte_carlo=uncertainty, fairness=fair)
 
 
 def priorities_table(run: OptimizationRun) -> pd.DataFrame:

@@ -44,7 +44,7 @@ from transit.validation import timetable_check  # noqa: E402
 __all__ = ["write_outputs", "network_layers"]
 
 OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
-           "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv")
+           "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv", "fairness.csv")
 
 
 def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
@@ -407,6 +407,12 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         report = _report(run, priorities, axes, checks, unvalued, appraisal, package, tornado)
         if run.monte_carlo is not None:
             report += _monte_carlo_section(run)
+        if run.fairness is not None:
+            from transit.fairness import fairness_section, fairness_table
+
+            fair_table = fairness_table(run)
+            fair_table.to_csv(tmp / "fairness.csv", index=False, float_format="%.6g")
+            report += fairness_section(run, fair_table)
         if run.congestion is not None:
             table = _congestion_table(run)
             table.to_csv(tmp / "congestion.csv", index=False)
@@ -426,6 +432,12 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             "ladder": run.ladder.to_dict(),
             "congestion": run.congestion.summary() if run.congestion is not None else None,
             "monte_carlo": run.monte_carlo.summary() if run.monte_carlo is not None else None,
+            "fairness": None if run.fairness is None else {
+                "mode": run.fairness.mode, "minimum": run.fairness.minimum, "worst": run.fairness.worst,
+                "worst_proved": run.fairness.worst_proved, "iterations": run.fairness.iterations,
+                "price": run.fairness.price, "unconstrained_selected": list(run.fairness.unconstrained.selected),
+                "improvement": run.fairness.improvement,
+                "unconstrained_improvement": run.fairness.unconstrained_improvement},
             "network": {"nodes": run.model.network.graph.number_of_nodes(),
                         "edges": run.model.network.graph.number_of_edges(),
                         "rail_conflation": {k: int(v) for k, v in

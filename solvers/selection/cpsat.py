@@ -17,6 +17,14 @@ from solvers.selection._types import DesignValue
 from solvers.selection.records import _Records
 
 
+class FloorsInfeasible(InfeasibleError):
+    """No design meets the groups' floors; ``proved`` when CP-SAT proved it (not a time limit)."""
+
+    def __init__(self, message: str, *, proved: bool) -> None:
+        super().__init__(message)
+        self.proved = proved
+
+
 @dataclass
 class _Savings:
     """What the CP-SAT model needs, whatever the objective.
@@ -84,24 +92,32 @@ def _shortest_path_savings(inst: _Instance, recs: _Records) -> _Savings:
     )
 
 
-def _merge_same_ranking(records: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
+def _merge_same_ranking(records: list[list[tuple[int, float]]],
+                        labels: Sequence[Any] | None = None) -> list[list[tuple[int, float]]]:
     """Merge demand items whose records rank the same project sets in the same order.
 
     An item saves the saving of its best-ranked record whose project set is built; items that
     rank the same sets in the same order (savings descending, ties by set) always pick the same
     record, so their sum is one item whose savings are the sums.  Exact, and it shrinks the
-    model when many zone pairs depend on the same projects in the same way.
+    model when many zone pairs depend on the same projects in the same way.  With ``labels``
+    (one per item) only items of the same label are merged; :func:`_merge_labels` gives the
+    label of each merged item.
     """
-    merged: dict[tuple[int, ...], dict[int, float]] = {}
-    for rs in records:
+    return [items for items, _ in _merge_labels(records, labels)]
+
+
+def _merge_labels(records: list[list[tuple[int, float]]],
+                  labels: Sequence[Any] | None = None) -> list[tuple[list[tuple[int, float]], Any]]:
+    merged: dict[tuple[Any, tuple[int, ...]], dict[int, float]] = {}
+    for k, rs in enumerate(records):
         if not rs:
             continue
         ranked = sorted(rs, key=lambda r: (-r[1], r[0]))
-        key = tuple(m for m, _ in ranked)
+        key = (None if labels is None else labels[k], tuple(m for m, _ in ranked))
         slot = merged.setdefault(key, {})
         for m, c in ranked:
             slot[m] = slot.get(m, 0.0) + c
-    return [[(m, slot[m]) for m in key] for key, slot in merged.items()]
+    return [([(m, slot[m]) for m in key[1]], key[0]) for key, slot in merged.items()]
 
 
 def _record_stats(recs: _Records) -> dict[str, Any]:
@@ -150,16 +166,37 @@ def _solve_model(
     log: Callable[[str], None] | None,
     started: float,
     hint: int = 0,
+    groups: Sequence[Sequence[int]] | None = None,
+    group_base: Sequence[float] | None = None,
+    group_floors: Sequence[tuple[int, int, bool] | None] | None = None,
 ) -> SelectionResult:
     """Solve the CP-SAT model at ``budget``; ``hint`` is a design to start from (e.g. the
-    optimum at a smaller budget: still feasible, so the search starts with a good incumbent)."""
+    optimum at a smaller budget: still feasible, so the search starts with a good incumbent).
+
+    ``groups`` (demand item indices per group, groups may overlap), ``group_base`` (each
+    group's base objective) and ``group_floors`` (per group ``None`` or ``(num, den, strict)``:
+    the group's saving at least, or with ``strict`` more than, ``num/den`` of its base) add
+    floor constraints on the groups' savings.  They hold on the integer-scaled savings: the
+    base is scaled as the savings are, ``B_g = round(base_g x scale)``, and the floor is taken
+    in exact integer arithmetic.  ``stats["groups"]`` then gives each group's scaled saving
+    in the returned design and its scaled base, and an infeasible set of floors raises
+    :class:`~networks.errors.InfeasibleError`.
+    """
     from ortools.sat.python import cp_model
 
     n_proj = len(inst.projects)
     base_objective = sav.base_objective
+    labels = None
+    if groups is not None:
+        member_of: list[list[int]] = [[] for _ in sav.records]
+        for g, items in enumerate(groups):
+            for k in items:
+                member_of[k].append(g)
+        labels = [tuple(x) for x in member_of]
     # Savings per record; records that need a project set no feasible design contains are gone.
-    usable = _merge_same_ranking([[(m, c) for m, c in rs if c > 0 and _usable(inst, m, budget, caps)]
-                                  for rs in sav.records])
+    merged = _merge_labels([[(m, c) for m, c in rs if c > 0 and _usable(inst, m, budget, caps)]
+                            for rs in sav.records], labels)
+    usable = [items for items, _ in merged]
     best = np.array([max((c for _, c in u), default=0.0) for u in usable])
     total_best = float(best.sum())
     scale = _SAVING_SCALE_TARGET / total_best if total_best > 0 else 1.0
@@ -227,11 +264,31 @@ def _solve_model(
     terms: list[tuple[int, Any]] = []
     n_records = 0
     ranked_all: list[list[tuple[int, int]]] = []
-    for u in usable:
+    group_terms: list[list[tuple[int, Any]]] = [[] for _ in (groups or ())]
+    group_ranked: list[list[int]] = [[] for _ in (groups or ())]
+    for u, (_, label) in zip(usable, merged):
         ranked = sorted(((int(round(c * scale)), m) for m, c in u), key=lambda r: (-r[0], r[1]))
         ranked = [(c_int, m) for c_int, m in ranked if c_int > 0]
         ranked_all.append(ranked)
-        n_records += _add_ordered(model, ranked, avail, terms)
+        mine: list[tuple[int, Any]] = []
+        n_records += _add_ordered(model, ranked, avail, mine)
+        terms += mine
+        for g in label or ():
+            group_terms[g] += mine
+            group_ranked[g].append(len(ranked_all) - 1)
+    group_base_int: list[int] = []
+    floor_added = False
+    if groups is not None:
+        for g in range(len(groups)):
+            group_base_int.append(int(round(float(group_base[g]) * scale)))
+            floor = group_floors[g] if group_floors is not None else None
+            if floor is None:
+                continue
+            num, den, strict = floor
+            need = (num * group_base_int[g]) // den + 1 if strict else -((-num * group_base_int[g]) // den)
+            if need > 0:
+                model.Add(sum(c * x for c, x in group_terms[g]) >= need)
+                floor_added = True
     if sav.penalty is not None:
         # The projects' additive terms (e.g. the present value of their costs, in objective
         # units), rounded like the savings: each moves the objective by at most half a unit.
@@ -292,6 +349,8 @@ def _solve_model(
             conflicts=solver.NumConflicts(),
         )
         if status_name == "INFEASIBLE":
+            if floor_added:
+                raise FloorsInfeasible("selection: no feasible design meets the groups' floors", proved=True)
             raise InfeasibleError("selection: no feasible design; the empty design should always be feasible")
         if status_name == "MODEL_INVALID":
             raise SolverError(f"selection: CP-SAT rejected the model: {model.Validate()}")
@@ -321,6 +380,15 @@ def _solve_model(
                     if inst.mask_cost(mask2) <= inst.mask_cost(mask):
                         mask = mask2
             mask = _drop_idle(inst, mask, ranked_all)
+    if groups is not None:
+        if floor_added and cp_stats.get("status") not in ("FEASIBLE", "OPTIMAL"):
+            # the base network saves nothing: with a positive floor it is no answer
+            needed = cp_stats.get("status") == "NOT_NEEDED"
+            raise FloorsInfeasible("selection: no design meeting the groups' floors" +
+                                   (" (no project saves anything)" if needed else " was found within the time limit"),
+                                   proved=needed)
+        cp_stats["groups"] = [{"saving_int": sum(_int_saving(mask, [ranked_all[k]]) for k in group_ranked[g]),
+                               "base_int": group_base_int[g]} for g in range(len(groups))]
     value = sav.exact(mask)
     objective = value.objective
     bound = min(bound, objective)
