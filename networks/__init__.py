@@ -7,6 +7,8 @@ Public API (loaded on first use)::
 
 from __future__ import annotations
 
+import networks._numba_cache  # noqa: F401  (a writable cache for numba, before any kernel)
+
 import importlib
 from typing import Any
 

@@ -14,13 +14,39 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_output_dir"]
+from networks.errors import InputError
+
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_output_dir", "check_output_path"]
+
+
+def check_output_path(path: str | os.PathLike[str], *, folder: bool) -> Path:
+    """Fail early, with a typed error naming the path, when an output cannot be written there.
+
+    ``folder``: the output is a folder (an existing file of that name is refused) or a file (an
+    existing folder is refused).  The nearest existing parent must be a writable folder.  Called
+    before a long run, so that the run does not end in a traceback after minutes of work.
+    """
+    final = Path(path)
+    if final.exists():
+        if folder and not final.is_dir():
+            raise InputError(f"output {final}: exists and is a file; expected a folder (or a new name)")
+        if not folder and final.is_dir():
+            raise InputError(f"output {final}: is a folder; expected a file name")
+    parent = final.parent if final.parent != Path("") else Path(".")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"output {final}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or str(probe.resolve()).startswith(("/proc", "/sys")):
+        raise InputError(f"output {final}: the folder {probe} is not writable")
+    return final
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds."""
-    final = Path(path)
+    final = Path(path)  # OSError on failure: caches catch it and go on without (check_output_path for outputs)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -63,9 +89,12 @@ def atomic_output_dir(path: str | os.PathLike[str], *, managed: Iterable[str] = 
     (the outputs this kind of run may write): a stale output of an earlier run must not sit
     beside the new ones. On failure the temporary folder is removed and ``path`` is untouched.
     """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    final = check_output_path(path, folder=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    except OSError as err:
+        raise InputError(f"output {final}: cannot write there ({err.strerror or err})") from None
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder

@@ -17,6 +17,8 @@ __all__ = [
     "CacheError",
     "SolverError",
     "InfeasibleError",
+    "TransitWarning",
+    "OSMWarning",
 ]
 
 
@@ -54,3 +56,12 @@ class SolverError(TransitError):
 
 class InfeasibleError(SolverError):
     """The model has no feasible solution (for example demand that cannot be routed)."""
+
+
+class TransitWarning(UserWarning):
+    """Something the user should know that does not stop the run (one line; the CLI prints it
+    as ``transit COMMAND: warning: ...``)."""
+
+
+class OSMWarning(TransitWarning):
+    """Part of the requested OSM graph is absent (e.g. no rail in a drive extract)."""

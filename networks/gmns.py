@@ -23,6 +23,8 @@ __all__ = ["read_gmns"]
 
 
 def _csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected a CSV file")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from networks.errors import CacheError, OSMError
+from networks.errors import CacheError, OSMError, OSMWarning
 from networks.osm_build import (
     build_rail_graph,
     build_road_graph,
@@ -127,19 +128,23 @@ def _build(
     graphs: dict[str, nx.MultiDiGraph] = {}
     where = f"{data.source}" + (f" within bbox {list(bbox)}" if bbox else "")
     common = dict(bbox=bbox, simplify=simplify, keep_attribute_changes=keep_attribute_changes, retain_all=retain_all)
+    missing: dict[str, str] = {}
     if network in ("road", "both"):
         road = build_road_graph(data, options=road_options, progress=progress, **common)
         if road.number_of_edges() == 0:
-            raise OSMError(f"{where}: no road ways of classes {sorted(road_options.classes)} (nothing to build)")
+            missing["road"] = f"no road ways of classes {sorted(road_options.classes)}"
         graphs["road"] = road
     if network in ("rail", "both"):
         rail = build_rail_graph(data, options=rail_options, progress=progress, **common)
         if rail.number_of_edges() == 0:
-            raise OSMError(
-                f"{where}: no passenger rail left after filtering (railway in {sorted(rail_options.kinds)}, "
-                f"service not in {sorted(rail_options.excluded_services)})"
-            )
+            missing["rail"] = (f"no passenger rail left after filtering (railway in {sorted(rail_options.kinds)}, "
+                               f"service not in {sorted(rail_options.excluded_services)})")
         graphs["rail"] = rail
+    if len(missing) == len(graphs):
+        raise OSMError(f"{where}: {'; '.join(missing.values())} (nothing to build)")
+    for mode, why in missing.items():
+        # asked for both and one is absent (a drive extract has no rail): build what is there
+        graphs[mode].graph["empty_reason"] = f"{where}: {why}"
     for graph in graphs.values():
         graph.graph["build_options"] = options_dict
     return graphs
@@ -247,6 +252,11 @@ def graph_from_osm(
 
 
 def _result(graphs: dict[str, nx.MultiDiGraph], network: str) -> nx.MultiDiGraph | tuple[nx.MultiDiGraph, ...]:
+    for mode, graph in graphs.items():
+        why = graph.graph.get("empty_reason")
+        if why:
+            other = "rail" if mode == "road" else "road"
+            warnings.warn(f"{why}; the {mode} graph is empty, the {other} graph is built", OSMWarning, stacklevel=3)
     if network == "both":
         return graphs["road"], graphs["rail"]
     return graphs[network]

@@ -85,8 +85,21 @@ def _open_text(path: Path) -> io.TextIOBase:
     return path.open(mode="rt", encoding="utf-8")
 
 
+_REFUSED = "DTDs and entities are refused for safety (OSM XML has none)"
+
+
 def _check_osm_root(path: Path) -> None:
-    """Fail early, with the file's name, unless the XML root element is ``<osm>``."""
+    """Fail early, with the file's name, unless the XML root element is ``<osm>``; a DTD or
+    entity declaration before it is refused (entity expansion and external entities are the
+    classic XML attacks, and OSM files never use them)."""
+    try:
+        with _open_text(path) as handle:
+            head = handle.read(65536)
+        prolog = head.split("<osm", 1)[0]
+        if "<!DOCTYPE" in prolog or "<!ENTITY" in prolog:
+            raise OSMError(f"{path}: the file declares a DTD; {_REFUSED}")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise OSMError(f"{path}: cannot be read as OSM XML ({exc})") from exc
     try:
         with _open_text(path) as handle:
             for _event, element in ET.iterparse(handle, events=("start",)):
@@ -142,6 +155,8 @@ def read_osm_xml(path: str | Path) -> OSMData:
             warnings.simplefilter("ignore", UserWarning)
             response = _osm_xml._overpass_json_from_xml(path, "utf-8")
     except (xml.sax.SAXParseException, ET.ParseError) as exc:
+        if "entity" in str(exc).lower():
+            raise OSMError(f"{path}: the file uses an entity ({exc}); {_REFUSED}") from exc
         raise OSMError(f"{path}: truncated or malformed OSM XML ({exc})") from exc
     except (KeyError, ValueError, TypeError) as exc:
         raise OSMError(f"{path}: OSM XML element with a missing or invalid attribute ({exc})") from exc

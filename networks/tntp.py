@@ -386,6 +386,8 @@ _TAG = re.compile(r"^\s*<([^>]+)>\s*(.*?)\s*$")
 
 def _read_lines(path: str | os.PathLike[str]) -> tuple[Path, list[str]]:
     p = Path(path)
+    if p.is_dir():
+        raise TNTPError(f"{p}: is a folder; expected a TNTP file")
     if not p.is_file():
         raise TNTPError(f"{p}: no such file")
     try:
@@ -508,7 +510,12 @@ def read_tntp_network(path: str | os.PathLike[str], *, name: str | None = None) 
         (3, "length", lambda v: v < 0, "must not be negative"),
     )
     for col, what, test, expect in checks:
-        bad = np.flatnonzero(test(arr[:, col]) | ~np.isfinite(arr[:, col]))
+        bad = np.flatnonzero(~np.isfinite(arr[:, col]))
+        if bad.size:
+            value = arr[bad[0], col]
+            raise TNTPError(f"{p}:{line_no[bad[0]]}: {what} {value:g} "
+                            f"{'is not a number' if np.isnan(value) else 'is infinite'}; expected a finite number")
+        bad = np.flatnonzero(test(arr[:, col]))
         if bad.size:
             raise TNTPError(f"{p}:{line_no[bad[0]]}: {what} {arr[bad[0], col]:g} {expect}")
     bpr = arr[:, 5] > 0

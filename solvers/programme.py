@@ -48,10 +48,10 @@ import numpy as np
 from networks.errors import InfeasibleError, InputError, SolverError
 from solvers.selection._instance import _bits
 from solvers.selection._types import _SAVING_SCALE_TARGET, _SEED, Project
-from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_same_ranking
+from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_labels
 from solvers.selection.markets import Layer, Markets, _prepare, _savings_for
 
-__all__ = ["ProgrammeProject", "ProgrammeResult", "brute_force_programme", "solve_programme"]
+__all__ = ["ProgrammeProject", "ProgrammeResult", "brute_force_programme", "greedy_programme", "solve_programme"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,25 @@ class ProgrammeProject:
         to 1); ``None``: equal shares.
     earliest_start
         First year construction may start (``None``: the horizon's first year).
+    required
+        The project must start within the horizon (an infeasible requirement is an error that
+        says what conflicts: a budget too small in every year, or a dependency that cannot open
+        in time).
+    fixed_start
+        The year construction started or will start (a committed project, e.g. one under
+        construction); it may precede the horizon, and the project may open after it.  Implies
+        ``required``.  Spending in years before the horizon is not counted.
+    budgeted
+        Whether the project's spending counts against the yearly budgets and member caps
+        (``False``: funded outside them, e.g. a committed project whose finance is arranged).
     """
 
     duration: int
     profile: tuple[float, ...] | None = None
     earliest_start: int | None = None
+    required: bool = False
+    fixed_start: int | None = None
+    budgeted: bool = True
 
     def shares(self) -> tuple[float, ...]:
         return self.profile if self.profile is not None else (1.0 / self.duration,) * self.duration
@@ -120,6 +134,8 @@ class _Setup:
     weights: dict[int, float]
     after: float
     start_costs: list[dict[int, float]]
+    required: list[bool] = field(default_factory=list)
+    budgeted: list[bool] = field(default_factory=list)
 
 
 def _setup(layers: Sequence[Layer], projects: Sequence[Project], markets: Markets, *, years: Sequence[int],
@@ -139,6 +155,8 @@ def _setup(layers: Sequence[Layer], projects: Sequence[Project], markets: Market
     if missing:
         raise InputError(f"schedule: no duration for project(s) {missing}")
     durations, shares, starts = [], [], []
+    required: list[bool] = []
+    budgeted: list[bool] = []
     for pid in ids:
         item = schedule[pid]
         if isinstance(item.duration, bool) or not isinstance(item.duration, int) or item.duration < 1:
@@ -150,7 +168,16 @@ def _setup(layers: Sequence[Layer], projects: Sequence[Project], markets: Market
         first = years[0] if item.earliest_start is None else int(item.earliest_start)
         durations.append(item.duration)
         shares.append(tuple(float(x) for x in sh))
-        starts.append([s for s in years if s >= first and s + item.duration - 1 <= years[-1]])
+        if item.fixed_start is not None:
+            fixed = item.fixed_start
+            if isinstance(fixed, bool) or not isinstance(fixed, int) or fixed > years[-1]:
+                raise InputError(f"schedule[{pid!r}].fixed_start = {fixed!r}: expected a year no later than "
+                                 f"{years[-1]} (the horizon's last)")
+            starts.append([fixed])
+        else:
+            starts.append([s for s in years if s >= first and s + item.duration - 1 <= years[-1]])
+        required.append(bool(item.required) or item.fixed_start is not None)
+        budgeted.append(bool(item.budgeted))
     if isinstance(yearly_budget, Mapping):
         budgets = {}
         for y in years:
@@ -189,9 +216,66 @@ def _setup(layers: Sequence[Layer], projects: Sequence[Project], markets: Market
         extra = sorted(set(start_costs) - set(ids))
         if extra:
             raise InputError(f"start_costs: unknown project(s) {extra}")
-    sav = _savings_for(problem, math.inf, {}, deadline=None, log=None)
-    return _Setup(problem=problem, sav=sav, ids=ids, years=years, starts=starts, durations=durations, shares=shares,
-                  budgets=budgets, member_caps=caps, weights=w, after=after, start_costs=costs)
+    setup = _Setup(problem=problem, sav=None, ids=ids, years=years, starts=starts, durations=durations, shares=shares,
+                   budgets=budgets, member_caps=caps, weights=w, after=after, start_costs=costs, required=required,
+                   budgeted=budgeted)
+    _check_requirements(setup)
+    setup.sav = _savings_for(problem, math.inf, {}, deadline=None, log=None)
+    return setup
+
+
+def _check_requirements(setup: _Setup) -> None:
+    """Say what conflicts when required projects cannot fit: no allowed start, a budget too
+    small in every year they could start, a dependency that cannot open in time, an exclusion."""
+    inst = setup.problem.inst
+    ids = setup.ids
+    for k, pid in enumerate(ids):
+        if not setup.required[k]:
+            continue
+        if not setup.starts[k]:
+            raise InfeasibleError(f"programme: required project {pid!r} cannot start in the horizon "
+                                  f"{setup.years[0]}-{setup.years[-1]} (earliest start and {setup.durations[k]} "
+                                  "construction years leave no start year)")
+        if setup.budgeted[k]:
+            fits = [s for s in setup.starts[k]
+                    if all(c <= setup.budgets[y] * (1 + 1e-9) + 1e-9 for y, c in _spend(setup, k, s).items())]
+            if not fits:
+                need = max(max(_spend(setup, k, s).values(), default=0.0) for s in setup.starts[k])
+                raise InfeasibleError(f"programme: the yearly budget is too small for required project {pid!r}: it "
+                                      f"spends {need:g} in a year of its construction, more than the budget allows "
+                                      "in any year it could be built")
+        for j in _bits(inst.excl[k]):
+            if setup.required[j]:
+                raise InfeasibleError(f"programme: required projects {pid!r} and {ids[j]!r} exclude each other")
+
+    def earliest_open(k: int, seen: tuple[int, ...] = ()) -> float:
+        if not setup.starts[k]:
+            return math.inf
+        own = min(setup.starts[k]) + setup.durations[k]
+        deps = [earliest_open(j, (*seen, k)) for j in _bits(inst.direct_requires[k]) if j not in seen]
+        return max([own, *deps])
+
+    for k, pid in enumerate(ids):
+        if not setup.required[k]:
+            continue
+        latest = max(setup.starts[k]) + setup.durations[k]
+        for j in _bits(inst.direct_requires[k]):
+            ready = earliest_open(j)
+            if ready > latest:
+                when = "never opens within the horizon" if not math.isfinite(ready) else f"opens in {ready} at the earliest"
+                raise InfeasibleError(f"programme: required project {pid!r} opens by {latest} at the latest, but the "
+                                      f"project it requires, {ids[j]!r}, {when}")
+    # committed spending (fixed starts) alone must fit the budgets
+    fixed = {}
+    for k in range(len(ids)):
+        if setup.required[k] and setup.budgeted[k] and len(setup.starts[k]) == 1:
+            for y, c in _spend(setup, k, setup.starts[k][0]).items():
+                fixed.setdefault(y, []).append((ids[k], c))
+    for y, items in sorted(fixed.items()):
+        total = sum(c for _, c in items)
+        if total > setup.budgets[y] * (1 + 1e-9) + 1e-9:
+            raise InfeasibleError(f"programme: in {y} the projects fixed to start ({', '.join(p for p, _ in items)}) "
+                                  f"spend {total:g}, more than that year's budget {setup.budgets[y]:g}")
 
 
 def _finite(value: Any, name: str) -> float:
@@ -206,9 +290,14 @@ def _nonneg(value: Any, name: str) -> float:
     return float(value)
 
 
-def _spend(setup: _Setup, k: int, start: int) -> dict[int, float]:
+def _spend(setup: _Setup, k: int, start: int, *, charged: bool = True) -> dict[int, float]:
+    """Spending of project ``k`` started in ``start``, by year of the horizon (years before it
+    are not counted); with ``charged``, nothing for a project funded outside the budgets."""
+    if charged and not setup.budgeted[k]:
+        return {}
     cost = float(setup.problem.inst.costs[k])
-    return {start + j: cost * share for j, share in enumerate(setup.shares[k])}
+    first, last = setup.years[0], setup.years[-1]
+    return {start + j: cost * share for j, share in enumerate(setup.shares[k]) if first <= start + j <= last}
 
 
 def _evaluate(setup: _Setup, starts: Mapping[str, int], cache: dict[int, float]) -> tuple[float, dict, dict]:
@@ -260,11 +349,15 @@ def _result(setup: _Setup, chosen: dict[str, int], cache: dict[int, float], *, b
                            seconds=time.perf_counter() - started, stats=stats if stats is not None else {})
 
 
-def _feasible(setup: _Setup, starts: Mapping[str, int], tol: float = 1e-9) -> bool:
+def _feasible(setup: _Setup, starts: Mapping[str, int], tol: float = 1e-9, *, complete: bool = True) -> bool:
+    """Whether a programme is feasible; ``complete=False`` for one still being built (its
+    required projects may be missing yet)."""
     index = {pid: k for k, pid in enumerate(setup.ids)}
     inst = setup.problem.inst
     spend = {y: 0.0 for y in setup.years}
     by_member: dict[str, dict[int, float]] = {m: {y: 0.0 for y in setup.years} for m in setup.member_caps}
+    if complete and any(req and pid not in starts for pid, req in zip(setup.ids, setup.required)):
+        return False
     for p, s in starts.items():
         k = index[p]
         if s not in setup.starts[k]:
@@ -299,7 +392,8 @@ def _saving_caps(setup: _Setup, deadline: float | None) -> tuple[dict[Any, float
     """
     from solvers.selection.cpsat import _Savings, _solve_model
 
-    inst = setup.problem.inst
+    import copy
+
     n = len(setup.ids)
     cumulative: dict[Any, float] = {}
     total = 0.0
@@ -322,7 +416,15 @@ def _saving_caps(setup: _Setup, deadline: float | None) -> tuple[dict[Any, float
             continue
         if not math.isfinite(budget):
             continue
-        key = (budget, allowed)
+        # what an open project surely took from the budgets before t: its charged spending
+        # before t, at the start that charges least (all of its cost when it starts in the
+        # horizon and counts against the budget; less for a committed start before the horizon)
+        inst = copy.copy(setup.problem.inst)
+        inst.costs = np.array([
+            min((sum(c for y, c in _spend(setup, k, s).items() if t == "after" or y < t)
+                 for s in setup.starts[k] if t == "after" or s + setup.durations[k] <= t), default=0.0)
+            for k in range(n)], dtype=float)
+        key = (budget, allowed, tuple(inst.costs))
         if key not in solved:
             records = [[(m, c) for m, c in rs if m & ~allowed == 0] for rs in setup.sav.records]
             sav = _Savings(records=records, base_objective=setup.sav.base_objective,
@@ -337,11 +439,12 @@ def _saving_caps(setup: _Setup, deadline: float | None) -> tuple[dict[Any, float
     return caps, designs
 
 
-def _list_schedule(setup: _Setup, designs: list[tuple[float, int]]) -> dict[str, int]:
-    """A feasible programme to start the search from: projects in the order they enter the
-    one-shot optimum as the budget grows, each started as early as the budgets allow."""
+def _list_schedule(setup: _Setup, designs: list[tuple[float, int]], *, order: Sequence[int] = ()) -> dict[str, int]:
+    """A feasible programme to start the search from: the required projects, then the others in
+    the order they enter the one-shot optimum as the budget grows, each started as early as the
+    budgets allow."""
     inst = setup.problem.inst
-    order: list[int] = []
+    order = [k for k in range(len(setup.ids)) if setup.required[k]] + [k for k in order if not setup.required[k]]
     for _, mask in sorted(designs):
         for k in sorted(_bits(mask), key=lambda k: (inst.costs[k], k)):
             if k not in order:
@@ -359,7 +462,7 @@ def _list_schedule(setup: _Setup, designs: list[tuple[float, int]]) -> dict[str,
                 return False
         for s in setup.starts[k]:
             trial = {**starts, pid: s}
-            if _feasible(setup, trial):
+            if _feasible(setup, trial, complete=False):
                 starts[pid] = s
                 return True
         return False
@@ -386,6 +489,8 @@ def solve_programme(
     workers: int = 1,
     saving_caps: bool = True,
     log: Callable[[str], None] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
+    group_minimum: Mapping[str, float] | None = None,
 ) -> ProgrammeResult:
     """The programme of largest value (see the module docstring), with a proof or a gap.
 
@@ -396,6 +501,12 @@ def solve_programme(
     the years before ``t``, so year ``t``'s network is a design within the budgets of those
     years together, and its saving is at most the one-shot optimum (its proved bound) at that
     cumulative budget (:func:`_saving_caps`).  They cut off no programme.
+
+    ``groups`` (name -> market indices) with ``group_minimum`` (name -> fraction in [0, 1))
+    require the final network (the one kept after the horizon) to improve each named group by
+    at least that fraction of its base objective (fairness across groups of markets, e.g. axes;
+    floors on the integer-scaled savings, as :mod:`solvers.selection.fairness`).  The exact
+    improvements of the final network are in ``stats["group_improvement"]``.
     """
     from ortools.sat.python import cp_model
 
@@ -409,6 +520,7 @@ def solve_programme(
         raise InputError(f"workers = {workers!r}: expected a whole number >= 1")
     setup = _setup(layers, projects, markets, years=years, schedule=schedule, yearly_budget=yearly_budget,
                    weights=weights, weight_after=weight_after, start_costs=start_costs, member_caps=member_caps)
+    floors = _group_floors(setup, groups, group_minimum)
     inst = setup.problem.inst
     n = len(setup.ids)
     ys = setup.years
@@ -419,7 +531,10 @@ def solve_programme(
     x = [{s: model.NewBoolVar(f"start_{setup.ids[k]}_{s}") for s in setup.starts[k]} for k in range(n)]
     for k in range(n):
         if x[k]:
-            model.AddAtMostOne(x[k].values())
+            if setup.required[k]:
+                model.AddExactlyOne(x[k].values())
+            else:
+                model.AddAtMostOne(x[k].values())
     # open[k][t]: open in year t (t in the horizon, or "after" it)
     periods: list[Any] = [*ys, "after"]
 
@@ -453,7 +568,14 @@ def solve_programme(
             if j > k and x[k] and x[j]:
                 model.Add(sum(x[k].values()) + sum(x[j].values()) <= 1)
     # money: costs rounded up, limits down unless decimal
-    amounts = [c for k in range(n) for c in _spend(setup, k, setup.years[0]).values()]
+    amounts = [c for k in range(n) for s in setup.starts[k][:1] for c in _spend(setup, k, s).values()]
+    amounts += [float(inst.costs[k]) * share for k in range(n) for share in setup.shares[k]]
+    # a limit at least everything that could be spent binds nothing (and a huge one could
+    # overflow the integer scaling): treated as no limit
+    ceiling = float(sum(inst.costs))
+    setup.budgets = {y: (math.inf if v >= ceiling else v) for y, v in setup.budgets.items()}
+    setup.member_caps = {m: {y: (math.inf if v >= ceiling else v) for y, v in cap.items()}
+                         for m, cap in setup.member_caps.items()}
     limits = [v for v in setup.budgets.values() if math.isfinite(v)]
     limits += [v for cap in setup.member_caps.values() for v in cap.values() if math.isfinite(v)]
     scale, exact = _cost_scale([*amounts, *limits])
@@ -481,7 +603,15 @@ def solve_programme(
                 if terms:
                     model.Add(sum(terms) <= down(cap[y]))
     # savings: the ordered record formulation once per period, on that period's open literals
-    records = _merge_same_ranking([[(m, c) for m, c in rs if c > 0] for rs in setup.sav.records])
+    labels = None
+    if floors:
+        member_of: list[list[int]] = [[] for _ in setup.sav.records]
+        for g, (items, _, _) in enumerate(floors):
+            for m in items:
+                member_of[m].append(g)
+        labels = [tuple(x) for x in member_of]
+    labelled = _merge_labels([[(m, c) for m, c in rs if c > 0] for rs in setup.sav.records], labels)
+    records = [items for items, _ in labelled]
     period_weight = {**setup.weights, "after": setup.after}
     best_total = sum(max((c for _, c in rs), default=0.0) for rs in records)
     start_cost_top = sum(max((abs(c) for c in row.values()), default=0.0) for row in setup.start_costs)
@@ -513,15 +643,26 @@ def solve_programme(
 
         period_terms: list[tuple[int, Any]] = []
         period_items = 0
-        for rs in records:
+        group_terms: list[list[tuple[int, Any]]] = [[] for _ in floors]
+        for rs, (_, label) in zip(records, labelled):
             ranked = [(round(c * wt * obj_scale), m) for m, c in rs]
             ranked = sorted(((c, m) for c, m in ranked if c > 0 and avail(m) is not None), key=lambda r: (-r[0], r[1]))
             if not ranked:
                 continue
             slack_units += 1
             period_items += 1
-            n_records += _add_ordered(model, ranked, avail, period_terms)
+            mine: list[tuple[int, Any]] = []
+            n_records += _add_ordered(model, ranked, avail, mine)
+            period_terms += mine
+            if t == "after":
+                for g in label or ():
+                    group_terms[g] += mine
         terms += period_terms
+        if t == "after":
+            for g, (_, base_g, (num, den)) in enumerate(floors):
+                need = -((-num * int(round(base_g * wt * obj_scale))) // den)
+                if need > 0:
+                    model.Add(sum(c * v for c, v in group_terms[g]) >= need)
         cap = caps_by_period.get(t, math.inf)
         if period_terms and math.isfinite(cap):
             # each item's scaled saving is within half a unit of the exact one
@@ -549,7 +690,8 @@ def solve_programme(
         solver.parameters.log_search_progress = True
         solver.parameters.log_to_stdout = False
         solver.log_callback = log
-    status = solver.StatusName(solver.Solve(model)) if terms else "OPTIMAL"
+    needs_solve = bool(terms) or any(setup.required) or bool(floors)
+    status = solver.StatusName(solver.Solve(model)) if needs_solve else "OPTIMAL"
     stats: dict[str, Any] = {"projects": n, "years": len(ys), "records_in_model": n_records,
                              "market_records": setup.sav.stats.get("market_records"), "cpsat_status": status,
                              "objective_scale": obj_scale, "rounding_slack": slack, "cost_scale": scale,
@@ -558,29 +700,135 @@ def solve_programme(
                              "seed_programme": seed}
     if status == "MODEL_INVALID":
         raise SolverError(f"programme: CP-SAT rejected the model: {model.Validate()}")
+    if status == "INFEASIBLE" and floors:
+        raise InfeasibleError("programme: no programme's final network improves every group by its minimum ("
+                              + ", ".join(f"{name} {100 * rho:g} %" for name, rho in (group_minimum or {}).items())
+                              + ") within the budgets; lower a minimum or raise the budget")
     if status == "INFEASIBLE":
+        needed = [pid for pid, req in zip(setup.ids, setup.required) if req]
+        if needed:
+            raise InfeasibleError(f"programme: no programme starts every required project ({', '.join(needed)}) "
+                                  "within the yearly budgets, member caps and dependencies together; each fits alone")
         raise InfeasibleError("programme: no feasible programme; starting nothing should always be feasible")
     chosen: dict[str, int] = {}
     bound = math.inf
     proved = False
-    if status in ("OPTIMAL", "FEASIBLE") and terms:
+    if status in ("OPTIMAL", "FEASIBLE") and needs_solve:
         for k in range(n):
             for s, v in x[k].items():
                 if solver.BooleanValue(v):
                     chosen[setup.ids[k]] = s
-        obj_int = solver.ObjectiveValue()
-        bound_int = solver.BestObjectiveBound()
-        proved = status == "OPTIMAL" and math.floor(bound_int + 1e-6) <= round(obj_int)
-        bound = bound_int / obj_scale + slack
-        stats.update(wall_time=solver.WallTime(), branches=solver.NumBranches(), conflicts=solver.NumConflicts(),
-                     objective_int=obj_int, bound_int=bound_int)
-    elif not terms:
+        if terms:
+            obj_int = solver.ObjectiveValue()
+            bound_int = solver.BestObjectiveBound()
+            proved = status == "OPTIMAL" and math.floor(bound_int + 1e-6) <= round(obj_int)
+            bound = bound_int / obj_scale + slack
+            stats.update(objective_int=obj_int, bound_int=bound_int)
+        else:  # nothing saves anything: any programme with the required projects is optimal
+            proved, bound = status == "OPTIMAL", 0.0
+        stats.update(wall_time=solver.WallTime(), branches=solver.NumBranches(), conflicts=solver.NumConflicts())
+    elif not needs_solve:
         proved = True
         bound = 0.0
+    elif any(setup.required):
+        raise InfeasibleError("programme: no programme starting every required project was found within the time "
+                              "limit")
+    elif floors:
+        raise InfeasibleError("programme: no programme meeting the groups' minimum improvements was found within "
+                              "the time limit")
     if not _feasible(setup, chosen):
         raise SolverError(f"programme: CP-SAT returned an infeasible programme {chosen} (scaling bug)")
+    if floors:
+        stats["group_improvement"] = _final_improvements(setup, chosen, floors, list(group_minimum))
+        stats["group_minimum"] = dict(group_minimum)
     return _result(setup, chosen, {}, bound=bound, proved=proved, started=started, stats=stats,
                    tiny=max(1e-9 * top, 2 * slack))
+
+
+def _group_floors(setup: _Setup, groups: Mapping[str, Sequence[int]] | None,
+                  minimum: Mapping[str, float] | None) -> list[tuple[np.ndarray, float, tuple[int, int]]]:
+    """Per group with a minimum: its market indices, base objective and the minimum as a fraction."""
+    from fractions import Fraction
+
+    if not minimum:
+        return []
+    if groups is None:
+        raise InputError("programme: group_minimum needs groups")
+    if not setup.after > 0:
+        raise InputError("programme: group minimums apply to the final network, which needs weight_after > 0")
+    demand = np.asarray(setup.problem.markets.demand, dtype=float)
+    base_values = np.asarray(setup.problem.evaluate(0).od_times, dtype=float)
+    out = []
+    for name, rho in minimum.items():
+        if name not in groups:
+            raise InputError(f"programme: minimum for unknown group {name!r}; expected one of {sorted(groups)}")
+        value = _finite(rho, f"group_minimum[{name!r}]")
+        if not 0 <= value < 1:
+            raise InputError(f"programme: group_minimum[{name!r}] = {rho!r}; expected a fraction in [0, 1)")
+        items = np.unique(np.asarray(list(groups[name]), dtype=np.int64))
+        if items.size == 0 or items.min() < 0 or items.max() >= demand.size:
+            raise InputError(f"programme: group {name!r} must hold market indices in 0..{demand.size - 1}")
+        base = float(np.dot(demand[items], base_values[items]))
+        if not base > 0:
+            raise InputError(f"programme: group {name!r} has no demand")
+        frac = Fraction(repr(value))
+        out.append((items, base, (frac.numerator, frac.denominator)))
+    return out
+
+
+def _final_improvements(setup: _Setup, starts: Mapping[str, int], floors: list, names: list[str]) -> dict[str, float]:
+    """Exact improvement of each floored group in the final network of a programme."""
+    index = {pid: k for k, pid in enumerate(setup.ids)}
+    mask = sum(1 << index[p] for p in starts)
+    demand = np.asarray(setup.problem.markets.demand, dtype=float)
+    base_values = np.asarray(setup.problem.evaluate(0).od_times, dtype=float)
+    values = np.asarray(setup.sav.evaluate(mask).od_times, dtype=float)
+    saving = demand * (base_values - values)
+    return {name: float(saving[items].sum()) / base for name, (items, base, _) in zip(names, floors)}
+
+
+def greedy_programme(
+    layers: Sequence[Layer],
+    projects: Sequence[Project],
+    markets: Markets,
+    *,
+    years: Sequence[int],
+    schedule: Mapping[str, ProgrammeProject],
+    yearly_budget: float | Mapping[int, float],
+    weights: Mapping[int, float],
+    weight_after: float = 0.0,
+    start_costs: Mapping[str, Mapping[int, float]] | None = None,
+    member_caps: Mapping[str, float | Mapping[int, float]] | None = None,
+) -> ProgrammeResult:
+    """The greedy benefit/cost baseline: projects ranked by stand-alone saving per unit of cost.
+
+    Each project's stand-alone saving is that of the base network with it and the projects it
+    requires (exact, from the records); the ratio divides by their cost.  The required and
+    committed projects come first, then the others by ratio (ties by id), each started in the
+    earliest year the budgets, caps, dependencies and exclusions allow (a project that fits no
+    year is skipped).  Evaluated exactly as :func:`solve_programme`'s programmes; no claim of
+    optimality (status ``"FEASIBLE"``, no bound).
+    """
+    started = time.perf_counter()
+    setup = _setup(layers, projects, markets, years=years, schedule=schedule, yearly_budget=yearly_budget,
+                   weights=weights, weight_after=weight_after, start_costs=start_costs, member_caps=member_caps)
+    inst = setup.problem.inst
+    base = setup.sav.base_objective
+    ratio = {}
+    for k in range(len(setup.ids)):
+        mask = inst.closure[k]
+        cost = inst.mask_cost(mask)
+        saving = base - setup.sav.objective_by_records(mask)
+        ratio[k] = saving / cost if cost > 0 else (math.inf if saving > 0 else 0.0)
+    order = sorted(range(len(setup.ids)), key=lambda k: (-ratio[k], setup.ids[k]))
+    chosen = _list_schedule(setup, [], order=order)
+    if not _feasible(setup, chosen):
+        raise InfeasibleError("programme: the greedy ranking could not start every required project")
+    result = _result(setup, chosen, {}, bound=None, proved=False, started=started,
+                     stats={"ratios": {setup.ids[k]: ratio[k] for k in order}})
+    result.bound = math.inf
+    result.gap = math.inf
+    return result
 
 
 def brute_force_programme(
@@ -595,12 +843,15 @@ def brute_force_programme(
     weight_after: float = 0.0,
     start_costs: Mapping[str, Mapping[int, float]] | None = None,
     member_caps: Mapping[str, float | Mapping[int, float]] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
+    group_minimum: Mapping[str, float] | None = None,
 ) -> ProgrammeResult:
     """Every programme enumerated and evaluated exactly (for tests: a few projects and years)."""
     started = time.perf_counter()
     setup = _setup(layers, projects, markets, years=years, schedule=schedule, yearly_budget=yearly_budget,
                    weights=weights, weight_after=weight_after, start_costs=start_costs, member_caps=member_caps)
-    options = [[None, *s] for s in setup.starts]
+    floors = _group_floors(setup, groups, group_minimum)
+    options = [list(s) if req else [None, *s] for s, req in zip(setup.starts, setup.required)]
     if np.prod([len(o) for o in options], dtype=float) > 2e6:
         raise InputError("brute_force_programme: more than 2 million programmes; use solve_programme")
     cache: dict[int, float] = {}
@@ -609,8 +860,13 @@ def brute_force_programme(
         starts = {pid: s for pid, s in zip(setup.ids, combo) if s is not None}
         if not _feasible(setup, starts):
             continue
+        if floors:
+            got = _final_improvements(setup, starts, floors, list(group_minimum))
+            if any(got[name] < rho - 1e-12 for name, rho in group_minimum.items()):
+                continue
         value, _, _ = _evaluate(setup, starts, cache)
         if best is None or value > best[0] + 1e-9:
             best = (value, starts)
-    assert best is not None  # starting nothing is always feasible
+    if best is None:
+        raise InfeasibleError("programme: no programme starts every required project and meets the groups' minimums")
     return _result(setup, best[1], cache, bound=None, proved=True, started=started)

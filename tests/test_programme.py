@@ -7,7 +7,7 @@ import pytest
 
 from networks.errors import InputError
 from solvers.choice import NestedLogit
-from solvers.programme import ProgrammeProject, brute_force_programme, solve_programme
+from solvers.programme import ProgrammeProject, brute_force_programme, greedy_programme, solve_programme
 from solvers.selection import Project
 from solvers.selection.markets import Layer, Markets, evaluate_market_design
 
@@ -71,6 +71,12 @@ def test_programme_equals_brute_force(budget):
         assert exact.openings["b"] >= exact.openings["a"]
     assert not {"c", "d"} <= set(exact.starts)
     assert exact.starts.get("e", 2028) >= 2028
+    # the greedy benefit/cost baseline: a feasible programme, never better than the optimum
+    greedy = greedy_programme(layers, projects, markets, **kw)
+    assert greedy.status == "FEASIBLE" and greedy.objective <= exact.objective + 1e-9
+    assert all(v <= budget + 1e-9 for v in greedy.spending.values()) and not {"c", "d"} <= set(greedy.starts)
+    ratios = list(greedy.stats["ratios"].values())
+    assert ratios == sorted(ratios, reverse=True)
     # the savings are the network's, not a sum of single-project savings
     base = evaluate_market_design(layers, projects, markets, ()).objective
     for year, ids in exact.open_sets.items():
@@ -92,6 +98,83 @@ def test_programme_with_start_costs_and_member_caps_equals_brute_force():
     assert exact.status == "OPTIMAL"
     assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
     assert exact.starts == brute.starts or exact.objective == pytest.approx(brute.objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("budget", [5.0, 9.0])
+def test_programme_with_required_committed_and_unbudgeted_projects_equals_brute_force(budget):
+    # c is committed: it started in 2025, before the horizon (its first year's spending is sunk)
+    # and is funded outside the budgets; e must start within the horizon (from 2028)
+    layers, projects, markets = _instance(5)
+    schedule = {**SCHEDULE, "c": ProgrammeProject(duration=2, profile=(0.25, 0.75), fixed_start=2025, budgeted=False),
+                "e": ProgrammeProject(duration=1, earliest_start=2028, required=True)}
+    kw = dict(years=YEARS, schedule=schedule, yearly_budget=budget, weights=_weights(), weight_after=3000.0)
+    exact = solve_programme(layers, projects, markets, **kw)
+    brute = brute_force_programme(layers, projects, markets, **kw)
+    assert exact.status == "OPTIMAL"
+    assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
+    assert exact.starts["c"] == 2025 and exact.openings["c"] == 2027 and "e" in exact.starts
+    assert "d" not in exact.starts  # excluded by the committed c
+    assert all(v <= budget + 1e-9 for v in exact.spending.values())  # c's spending is not charged
+    assert 2027 in [y for y in exact.years if "c" in exact.open_sets[y]]
+    greedy = greedy_programme(layers, projects, markets, **kw)  # places the required projects first
+    assert greedy.starts["c"] == 2025 and "e" in greedy.starts and greedy.objective <= exact.objective + 1e-9
+    assert exact.stats["seed_programme"].get("c") == 2025  # the search's starting programme holds them too
+
+
+@pytest.mark.parametrize("rho,outcome", [(0.30, "slack"), (0.32, "binds"), (0.34, "infeasible")])
+def test_programme_with_a_minimum_improvement_per_group_equals_brute_force(rho, outcome):
+    # the final network must improve the "high" group by rho: at 30 % the optimum already does,
+    # at 32 % it changes the programme, at 34 % no programme can (brute force says which)
+    from networks.errors import InfeasibleError
+    from tests.test_fairness import _groups
+
+    layers, projects, markets = _instance(5)
+    base = dict(years=YEARS, schedule=SCHEDULE, yearly_budget=5.0, weights=_weights(), weight_after=3000.0)
+    kw = dict(base, groups=_groups(markets), group_minimum={"high": rho})
+    free = solve_programme(layers, projects, markets, **base)
+    if outcome == "infeasible":
+        with pytest.raises(InfeasibleError):
+            brute_force_programme(layers, projects, markets, **kw)
+        with pytest.raises(InfeasibleError, match=r"improves every group by its minimum \(high 34 %\)"):
+            solve_programme(layers, projects, markets, **kw)
+        return
+    brute = brute_force_programme(layers, projects, markets, **kw)
+    exact = solve_programme(layers, projects, markets, **kw)
+    assert exact.status == "OPTIMAL"
+    assert exact.objective == pytest.approx(brute.objective, rel=1e-9)
+    assert exact.stats["group_improvement"]["high"] >= rho - 1e-9
+    if outcome == "binds":
+        assert exact.objective < free.objective - 1e-6 and exact.starts != free.starts
+    else:
+        assert exact.objective == pytest.approx(free.objective, rel=1e-9)
+
+
+def test_programme_infeasible_requirements_say_what_conflicts():
+    from networks.errors import InfeasibleError
+
+    layers, projects, markets = _instance()
+    kw = dict(years=YEARS, yearly_budget=5.0, weights=_weights())
+    cases = [
+        ({"a": ProgrammeProject(duration=1, required=True)}, r"budget is too small for required project 'a': it "
+                                                             r"spends 6 in a year"),
+        ({"b": ProgrammeProject(duration=1, fixed_start=2026)}, r"requires, 'a', opens in 2028 at the earliest"),
+        ({"e": ProgrammeProject(duration=1, earliest_start=2030, required=True)}, "cannot start in the horizon"),
+        ({"c": ProgrammeProject(duration=1, required=True), "d": ProgrammeProject(duration=1, required=True)},
+         "exclude each other"),
+    ]
+    for change, message in cases:
+        with pytest.raises(InfeasibleError, match=message):
+            solve_programme(layers, projects, markets, schedule={**SCHEDULE, **change}, **kw)
+    # two committed starts that together overspend a year
+    change = {"d": ProgrammeProject(duration=1, fixed_start=2027), "e": ProgrammeProject(duration=1, fixed_start=2027)}
+    with pytest.raises(InfeasibleError, match=r"in 2027 the projects fixed to start \(d, e\) spend 5, more than that "
+                                              r"year's budget 4"):
+        solve_programme(layers, projects, markets, schedule={**SCHEDULE, **change}, **{**kw, "yearly_budget": 4.0})
+    # each required project fits alone but not together: CP-SAT proves it
+    change = {"a": ProgrammeProject(duration=2, required=True), "c": ProgrammeProject(duration=2, required=True)}
+    with pytest.raises(InfeasibleError, match=r"no programme starts every required project \(a, c\)"):
+        solve_programme(layers, projects, markets, schedule={**SCHEDULE, **change}, **{**kw, "years": [2026, 2027, 2028],
+                                                                                      "yearly_budget": 5.4})
 
 
 def test_programme_bad_input_is_refused():
@@ -171,9 +254,22 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path):
     schedule = pd.read_csv(out / "schedule.csv")
     assert len(schedule) and (schedule["opening"] == schedule["start"] + schedule["construction_years"]).all()
     spending = pd.read_csv(out / "spending.csv").set_index("project")
-    assert (spending.sum(axis=0) <= 30 + 1e-6).all()
-    assert spending.sum(axis=1).to_numpy() == pytest.approx(schedule.set_index("project").loc[spending.index,
-                                                                                             "cost_bn_cny"].to_numpy())
+    charged = spending[spending["budgeted"]].drop(columns="budgeted")
+    assert (charged.sum(axis=0) <= 30 + 1e-6).all()
+    inside = schedule.set_index("project").query("start >= 2026 and opening <= 2031")
+    assert spending.drop(columns="budgeted").loc[inside.index].sum(axis=1).to_numpy() == pytest.approx(
+        inside["cost_bn_cny"].to_numpy(), rel=1e-5)  # the CSV keeps 6 significant digits
+    # the projects under construction are committed: fixed to open in their expected year, funded
+    # outside the budget
+    from transit.catalogue import load_projects
+
+    _, catalogue = load_projects()
+    for p in catalogue:
+        if p.status in ("under_construction", "partly_open"):
+            row = schedule.set_index("project").loc[p.id]
+            assert bool(row["committed"]) and not bool(row["budgeted"]) and row["opening"] == p.expected_opening
+    years_out = pd.read_csv(out / "years.csv")
+    assert (years_out["spending_bn_cny"].iloc[:-1] <= 30 + 1e-6).all()
     years = pd.read_csv(out / "years.csv")
     assert (years["saving_min_per_day"].diff().dropna() >= -1e-6).all()  # the network only grows
     # who pays: every started project's cost in full, by the length rule
@@ -220,3 +316,23 @@ def test_programme_frontier_equals_the_single_budget_optimiser(model):
                                         budget=row.budget_bn_cny)
         assert single.status == "OPTIMAL" and row.status == "OPTIMAL"
         assert row.saving_min_per_day == pytest.approx(single.saving, rel=1e-9)
+
+
+def test_yrd_programme_minimum_improvement_per_axis(model):
+    from networks.errors import InfeasibleError
+    from transit.programme import run_programme
+
+    kw = dict(horizon=(2026, 2029), yearly_budget=30.0, objective="benefit", model=model, frontier_steps=0)
+    free = run_programme(model.config, **kw, min_improvement={"all": 0.0})
+    got = free.result.stats["group_improvement"]
+    assert set(got) == {a.id for a in model.axes}
+    worst = min(got, key=got.get)
+    target = 100 * got[worst] + 0.5  # half a point more on the worst axis than the optimum gives
+    try:
+        fair = run_programme(model.config, **kw, min_improvement={worst: target})
+    except InfeasibleError as err:
+        assert f"{worst} {target:g} %" in str(err)
+        return
+    assert fair.result.status == "OPTIMAL"
+    assert 100 * fair.result.stats["group_improvement"][worst] >= target - 1e-7
+    assert fair.result.objective < free.result.objective

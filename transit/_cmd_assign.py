@@ -65,6 +65,14 @@ def _load_kernels(algorithm: str, system_optimal: bool, vdf: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if not (args.gap >= 0 and math.isfinite(args.gap)):
         raise InputError(f"--gap must be a number >= 0, got {args.gap}")
+    if args.time_limit is not None and not 0 < args.time_limit < math.inf:
+        raise InputError(f"--time-limit must be seconds > 0, got {args.time_limit}")
+    if args.max_iterations is not None and args.max_iterations < 1:
+        raise InputError(f"--max-iterations must be a whole number >= 1, got {args.max_iterations}")
+    if args.flows_out:
+        from networks.atomic import check_output_path
+
+        check_output_path(args.flows_out, folder=False)
     net = read_tntp_network(args.net)
     demand = read_tntp_trips(args.trips, n_zones=net.n_zones)
 

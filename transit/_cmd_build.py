@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     zones = _load_zones(args.zones)
     if args.out and not args.out.lower().endswith((".gpkg", ".graphml")):
         raise InputError(f"--out {args.out}: expected a .gpkg or .graphml file name")
+    if args.out:
+        from networks.atomic import check_output_path
+
+        check_output_path(args.out, folder=False)
     result = graph_from_osm(
         args.osm,
         network=args.network,

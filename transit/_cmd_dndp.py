@@ -53,8 +53,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.time_limit is not None and not args.time_limit > 0:
         raise InputError(f"--time-limit {args.time_limit} must be positive")
-    if not args.scale > 0:
+    if not 0 < args.scale < float("inf"):
         raise InputError(f"--scale {args.scale} must be positive")
+    if not 0 <= args.opt_gap < 1:
+        raise InputError(f"--opt-gap {args.opt_gap}: expected a relative gap in [0, 1)")
+    if args.budget_fraction is not None and not 0 <= args.budget_fraction <= 1:
+        raise InputError(f"--budget-fraction {args.budget_fraction}: expected a fraction in [0, 1] of the total "
+                         "candidate cost")
+    if args.budget is not None and not 0 <= args.budget < float("inf"):
+        raise InputError(f"--budget {args.budget}: expected a finite budget >= 0")
     instance = read_dndp_instance(args.instance, capacity_scale=args.scale)
     demand = read_tntp_trips(args.trips, n_zones=instance.network.n_zones) * args.scale
     budget = instance.budget(args.budget_fraction) if args.budget_fraction is not None else args.budget

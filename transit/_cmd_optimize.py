@@ -82,8 +82,13 @@ def run(args: argparse.Namespace) -> int:
     from transit.optimize import run_optimization
     from transit.reports import write_outputs
 
-    if args.budget < 0:
-        raise InputError(f"--budget {args.budget:g}: expected a budget >= 0 (billion CNY)")
+    if not 0 <= args.budget < float("inf"):
+        raise InputError(f"--budget {args.budget:g}: expected a finite budget >= 0 (billion CNY)")
+    for name, value in (("--time-limit", args.time_limit), ("--congestion-time-limit", args.congestion_time_limit)):
+        if value is not None and not 0 < value < float("inf"):
+            raise InputError(f"{name} {value:g}: expected seconds > 0")
+    if args.ladder_steps < 1:
+        raise InputError(f"--ladder-steps {args.ladder_steps}: expected a whole number >= 1")
     overrides = {}
     if args.growth is not None:
         overrides["demand__growth"] = args.growth
@@ -91,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["objective__pairs"] = args.pairs
     if args.zones is not None:
         overrides["zones__level"] = args.zones
+    from networks.atomic import check_output_path
+
+    check_output_path(args.out, folder=True)  # before the long run, not after it
     config = load_config(args.config, **overrides)
     run_ = run_optimization(config, budget=args.budget, member_caps=dict(args.member_cap),
                             ladder_steps=args.ladder_steps, time_limit=args.time_limit,

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from networks.errors import InputError
-from transit._cmd_optimize import _cap
+from transit._cmd_optimize import _cap, _pct
 
 HELP = "schedule the projects over the years under a yearly budget (exact, OR-Tools CP-SAT)"
 
@@ -44,6 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                                          "shares sum to 1)")
     parser.add_argument("--frontier-steps", type=int, default=10, metavar="N",
                         help="budgets on the budget-saving frontier (default 10; 0: none)")
+    parser.add_argument("--committed", default="under_construction,partly_open", metavar="STATUSES",
+                        help="catalogue statuses whose projects are committed: fixed to open in their expected year "
+                             "(default under_construction,partly_open; 'none': every project is a free choice)")
+    parser.add_argument("--committed-in-budget", action="store_true",
+                        help="charge the committed projects' spending in the horizon to the yearly budget "
+                             "(default: funded outside it)")
+    parser.add_argument("--min-improvement", action="append", type=_pct, default=[], metavar="AXIS=PCT",
+                        help="the final network must improve AXIS (or all) by at least PCT %% of its generalized "
+                             "cost (repeatable)")
     parser.add_argument("--config", help="TOML file overriding data/default_config.toml")
     parser.add_argument("--projects", help="project catalogue JSON (default data/projects.json)")
     parser.add_argument("--no-cache", action="store_true", help="rebuild the embedded network clip")
@@ -66,12 +75,18 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--frontier-steps {args.frontier_steps}: expected a whole number in 0..100")
     if (args.cost_sharing == "negotiated") != (args.shares is not None):
         raise InputError("--shares FILE goes with --cost-sharing negotiated, and only with it")
+    committed = () if args.committed.strip() == "none" else tuple(x.strip() for x in args.committed.split(",") if x.strip())
+    from networks.atomic import check_output_path
+
+    check_output_path(args.out, folder=True)  # before the long run, not after it
     config = load_config(args.config)
     run_ = run_programme(config, horizon=args.horizon, yearly_budget=args.yearly_budget, objective=args.objective,
                          end_year=args.end_year, member_caps=dict(args.member_cap), time_limit=args.time_limit,
                          relative_gap=args.gap, workers=args.workers, projects_path=args.projects,
                          use_cache=not args.no_cache, cost_sharing=args.cost_sharing, shares_path=args.shares,
-                         frontier_steps=args.frontier_steps)
+                         frontier_steps=args.frontier_steps, committed=committed,
+                         committed_in_budget=args.committed_in_budget,
+                         min_improvement=dict(args.min_improvement) or None)
     out = write_programme(run_, args.out, argv=["transit", *sys.argv[1:]])
     r = run_.result
     print(f"{r.status}: {len(r.starts)} project(s) started; {args.objective} {r.objective / 1e9:,.2f} bn CNY "

@@ -271,7 +271,11 @@ def load_projects(
         dup = sorted({m.id for m in members if sum(x.id == m.id for x in members) > 1})
         raise CatalogueError(f"{path}: duplicate member id(s) {dup}")
     projects: list[Project] = []
+    if not isinstance(data.get("projects", []), list) or not isinstance(data.get("members", []), list):
+        raise CatalogueError(f"{path}: 'projects' and 'members' must be lists")
     for i, item in enumerate(data.get("projects", [])):
+        if not isinstance(item, dict):
+            raise CatalogueError(f"{path}: projects[{i}] = {item!r}; expected an object")
         pid = item.get("id")
         where = f"{path}: projects[{i}] ({pid or '?'})"
         if not pid:
@@ -311,6 +315,7 @@ def load_projects(
         known = {"id", "name_en", "name_zh", "mode", "kind", "status", "design_speed_kmh", "length_km",
                  "cost_bn_cny", "lead_member", "axes", "alignment", "requires", "excludes",
                  "expected_opening", "cost_basis", "sources", "cost_sources", "cost_low_bn_cny", "cost_high_bn_cny"}
+        _check_project_schema(item, where, known)
         projects.append(Project(
             id=pid, name_en=item.get("name_en", pid), name_zh=item.get("name_zh", ""), mode=mode,
             kind=item.get("kind", "new_line"), status=item.get("status", ""), design_speed_kmh=float(speed),
@@ -322,8 +327,50 @@ def load_projects(
             cost_low_bn_cny=None if low is None else float(low), cost_high_bn_cny=None if high is None else float(high),
             extra={k: v for k, v in item.items() if k not in known},
         ))
+    if not projects:
+        raise CatalogueError(f"{path}: 'projects' is empty; expected at least one candidate project")
     _check_references(projects, path)
     return members, projects
+
+
+#: Documentation keys of a catalogue entry (kept in ``Project.extra``); with the model's keys,
+#: the only ones accepted: a misspelled key (``"requries"``) is an error, not a silent loss.
+PROJECT_NOTE_KEYS = {"notes", "status_date", "status_source", "cost_figures", "lead_note", "lead_source",
+                     "length_note", "terminus_outside_bbox", "terminus_outside_network", "lanes_before",
+                     "lanes_after"}
+PROJECT_STATUSES = ("under_construction", "partly_open", "approved", "planned", "proposed")
+PROJECT_KINDS = ("new_line", "crossing", "upgrade")
+
+
+def _check_project_schema(item: dict[str, Any], where: str, known: set[str]) -> None:
+    """Unknown keys and wrong types in a catalogue entry, named with the entry."""
+    allowed = known | PROJECT_NOTE_KEYS
+    for key in item:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise CatalogueError(f"{where}: unknown key {key!r}{hint}")
+    for key in ("requires", "excludes", "axes", "sources", "cost_sources"):
+        value = item.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            raise CatalogueError(f"{where}: {key!r} = {value!r}; expected a list of strings")
+    for key in ("id", "name_en", "name_zh", "kind", "status", "cost_basis", "lead_member"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, str):
+            raise CatalogueError(f"{where}: {key!r} = {value!r}; expected a string")
+    if item.get("status") is not None and item["status"] not in PROJECT_STATUSES:
+        raise CatalogueError(f"{where}: 'status' = {item['status']!r}; expected one of {PROJECT_STATUSES}")
+    if item.get("kind") is not None and item["kind"] not in PROJECT_KINDS:
+        raise CatalogueError(f"{where}: 'kind' = {item['kind']!r}; expected one of {PROJECT_KINDS}")
+    opening = item.get("expected_opening")
+    if opening is not None and (isinstance(opening, bool) or not isinstance(opening, int) or not 1900 < opening < 2300):
+        raise CatalogueError(f"{where}: 'expected_opening' = {opening!r}; expected a calendar year")
+    length = item.get("length_km")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, (int, float))
+                               or not math.isfinite(length) or length < 0):
+        raise CatalogueError(f"{where}: 'length_km' = {length!r}; expected kilometres >= 0")
+    if not isinstance(item.get("alignment", []), list):
+        raise CatalogueError(f"{where}: 'alignment' = {item['alignment']!r}; expected a list of points")
 
 
 def _check_references(projects: list[Project], path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -20,8 +21,67 @@ __all__ = ["main", "build_parser"]
 _COMMANDS = ("optimize", "programme", "build", "assign", "dndp")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``transit COMMAND: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+#: Negative numbers argparse takes for options (it knows only ``-1`` and ``-1.5``): ``-1e-4``,
+#: ``-inf`` or ``-nan`` after an option are joined to it (``--gap=-1e-4``) so that the command's
+#: own check names the value, instead of argparse's "expected one argument".
+_PLAIN_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    k = 0
+    while k < len(argv):
+        token = argv[k]
+        nxt = argv[k + 1] if k + 1 < len(argv) else None
+        if (token.startswith("--") and "=" not in token and nxt is not None and nxt.startswith("-")
+                and not _PLAIN_NEGATIVE.match(nxt) and _is_number(nxt)):
+            out.append(f"{token}={nxt}")
+            k += 2
+            continue
+        out.append(token)
+        k += 1
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+import warnings as _warnings  # noqa: E402
+
+_ORIGINAL_SHOWWARNING = _warnings.showwarning
+
+
+def _one_line_warnings(prog: str) -> None:
+    """Print the project's warnings as one line each (``transit build: warning: ...``)."""
+    import warnings
+
+    from networks.errors import TransitWarning
+
+    default = _ORIGINAL_SHOWWARNING
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, TransitWarning):
+            print(f"{prog}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="transit",
         description="Yangtze River Delta transport integration optimizer.",
     )
@@ -34,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if a in _COMMANDS), "")
+    _one_line_warnings(f"transit {command}".strip())
+    args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         return int(args.func(args) or 0)
     except TransitError as exc:

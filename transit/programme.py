@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from networks.atomic import atomic_output_dir
-from networks.errors import InputError
+from networks.errors import CatalogueError, InputError
+from transit.catalogue import PROJECT_STATUSES
 from solvers.programme import ProgrammeProject, ProgrammeResult, solve_programme
 from transit.appraisal import (
     appraisal_parameters,
@@ -40,6 +41,7 @@ from transit.appraisal.parameters import AppraisalParameters, category
 __all__ = ["OUTPUTS", "PROGRAMME_OBJECTIVES", "ProgrammeRun", "programme_inputs", "run_programme", "write_programme"]
 
 PROGRAMME_OBJECTIVES = ("npv", "benefit")
+COMMITTED_DEFAULT = ("under_construction", "partly_open")
 OUTPUTS = ("schedule.csv", "spending.csv", "years.csv", "gantt.png", "cost_shares.csv", "members.csv", "cities.csv",
            "provinces.csv", "shapley.csv", "frontier.csv", "frontier.png", "report.md", "run.json")
 
@@ -64,9 +66,15 @@ class ProgrammeRun:
 
 
 def programme_inputs(model: Any, params: AppraisalParameters, *, horizon: tuple[int, int], end_year: int,
-                     objective: str = "npv") -> tuple[dict, dict, float, dict | None]:
+                     objective: str = "npv", committed: tuple[str, ...] = (),
+                     committed_in_budget: bool = False) -> tuple[dict, dict, float, dict | None]:
     """Schedule data, year weights (CNY per generalized minute a day), the weight of the years
-    after the horizon, and each project's present value of costs per start year (CNY)."""
+    after the horizon, and each project's present value of costs per start year (CNY).
+
+    Projects whose catalogue ``status`` is in ``committed`` are fixed: they started (or start)
+    ``construction years`` before their ``expected_opening`` and open then; their spending is
+    funded outside the yearly budget unless ``committed_in_budget``.
+    """
     first, last = horizon
     years = list(range(first, last + 1))
     # one generalized minute a day saved in year t, in CNY of present value
@@ -81,10 +89,22 @@ def programme_inputs(model: Any, params: AppraisalParameters, *, horizon: tuple[
     for cand in model.candidates:
         project = model.project(cand.id)
         d = params.construction_years[category(project.mode, project.kind)]
-        schedule[cand.id] = ProgrammeProject(duration=int(d))
-        if objective == "npv":
+        if project.status in committed:
+            if project.expected_opening is None:
+                raise CatalogueError(f"project {cand.id!r} is committed (status {project.status!r}) but has no "
+                                     "expected_opening to fix its construction years")
+            fixed = int(project.expected_opening) - int(d)
+            schedule[cand.id] = ProgrammeProject(duration=int(d), fixed_start=fixed, budgeted=committed_in_budget)
+            starts = [fixed]
+        else:
+            schedule[cand.id] = ProgrammeProject(duration=int(d))
+            starts = years
+        if objective == "npv" and project.status in committed:
+            # sunk or committed: the same in every programme, so left out of its value
+            costs[cand.id] = {starts[0]: 0.0}
+        elif objective == "npv":
             row = {}
-            for s in years:
+            for s in starts:
                 opening = s + d
                 if opening - 1 > last:
                     continue
@@ -98,7 +118,9 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
                   objective: str = "npv", end_year: int | None = None, member_caps: dict[str, float] | None = None,
                   time_limit: float | None = None, relative_gap: float = 0.0, workers: int = 1,
                   model: Any = None, projects_path: str | None = None, use_cache: bool = True,
-                  cost_sharing: str = "lead", shares_path: str | None = None, frontier_steps: int = 10) -> ProgrammeRun:
+                  cost_sharing: str = "lead", shares_path: str | None = None, frontier_steps: int = 10,
+                  committed: tuple[str, ...] = COMMITTED_DEFAULT, committed_in_budget: bool = False,
+                  min_improvement: dict[str, float] | None = None) -> ProgrammeRun:
     """Build the model (unless given) and solve the programme exactly (or to the gap/time limit).
 
     Then the alliance's tables (:func:`transit.alliance.alliance_tables`: cost shares by
@@ -110,6 +132,11 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
     ``end_year`` (default: the horizon's last year + ``appraisal.operating_years``) closes the
     appraisal period: benefits and O&M run to it, residual values are credited in it.
     ``member_caps``: a cap on each member's spending in every year (billion CNY).
+    ``committed``: catalogue statuses whose projects are fixed (default: under construction and
+    partly open), opening in their ``expected_opening`` year and funded outside the yearly budget
+    unless ``committed_in_budget``; ``()`` makes every project a free choice.
+    ``min_improvement`` (axis id or ``"all"`` -> percent): the final network must improve each
+    axis's composite generalized cost by at least that much (:mod:`transit.fairness`).
     """
     from transit.alliance import COST_RULES
     from transit.model import build_model
@@ -149,13 +176,24 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
     unknown = sorted(set(caps) - known)
     if unknown:
         raise InputError(f"member cap for unknown member(s) {unknown}; expected among {sorted(m for m in known if m)}")
+    statuses = {p.status for p in model.projects} | set(PROJECT_STATUSES)
+    unknown_status = sorted(set(committed) - statuses)
+    if unknown_status:
+        raise InputError(f"committed status(es) {unknown_status}; expected among {sorted(statuses)}")
     schedule, weights, after, costs = programme_inputs(model, params, horizon=(first, last), end_year=end,
-                                                       objective=objective)
+                                                       objective=objective, committed=tuple(committed),
+                                                       committed_in_budget=committed_in_budget)
+    groups = minimum = None
+    if min_improvement:
+        from transit.fairness import axis_groups, check_min_improvement
+
+        minimum = check_min_improvement(model, min_improvement)
+        groups = axis_groups(model)
     started = time.perf_counter()
     result = solve_programme(model.selection_layers, model.candidates, model.markets, years=range(first, last + 1),
                              schedule=schedule, yearly_budget=float(yearly_budget), weights=weights,
                              weight_after=after, start_costs=costs, member_caps=caps or None, time_limit=time_limit,
-                             relative_gap=relative_gap, workers=workers)
+                             relative_gap=relative_gap, workers=workers, groups=groups, group_minimum=minimum)
     timings["solve_s"] = time.perf_counter() - started
     run = ProgrammeRun(model=model, params=params, horizon=(first, last), end_year=end,
                        yearly_budget=float(yearly_budget), objective=objective, result=result, schedule=schedule,
@@ -184,26 +222,41 @@ def schedule_table(run: ProgrammeRun) -> pd.DataFrame:
     rows = []
     for item in run.result.schedule():
         project = run.model.project(item["project"])
+        plan = run.schedule[item["project"]]
         pv = run.start_costs.get(item["project"], {}).get(item["start"])
-        if pv is None:
+        if plan.fixed_start is not None:
+            pv = np.nan  # committed: its costs are sunk or committed, not part of the programme's choice
+        elif pv is None:
             q = run.params.with_(opening_year=item["opening"], operating_years=run.end_year - item["opening"] + 1)
             pv = pv_costs(q, project.cost_bn_cny, project.mode, project.kind)
         rows.append({**item, "name_en": project.name_en, "mode": project.mode, "kind": project.kind,
                      "cost_bn_cny": project.cost_bn_cny, "lead_member": project.lead_member,
-                     "construction_years": run.schedule[item["project"]].duration, "pv_costs_bn_cny": pv / 1e9})
+                     "construction_years": plan.duration, "pv_costs_bn_cny": pv / 1e9,
+                     "committed": plan.fixed_start is not None, "budgeted": plan.budgeted})
     return pd.DataFrame(rows, columns=["project", "start", "opening", "name_en", "mode", "kind", "cost_bn_cny",
-                                       "lead_member", "construction_years", "pv_costs_bn_cny"])
+                                       "lead_member", "construction_years", "pv_costs_bn_cny", "committed",
+                                       "budgeted"])
 
 
 def years_table(run: ProgrammeRun) -> pd.DataFrame:
     """Per year: spending, budget, projects open, the network's saving and its discounted value."""
     r = run.result
+    outside = {y: 0.0 for y in r.years}
+    for pid, start in r.starts.items():
+        plan = run.schedule[pid]
+        if not plan.budgeted:
+            cost = run.model.project(pid).cost_bn_cny
+            for k, share in enumerate(plan.shares()):
+                if start + k in outside:
+                    outside[start + k] += cost * share
     rows = []
     for y in r.years:
-        rows.append({"year": y, "spending_bn_cny": r.spending[y], "budget_bn_cny": run.yearly_budget,
+        rows.append({"year": y, "spending_bn_cny": r.spending[y], "committed_outside_budget_bn_cny": outside[y],
+                     "budget_bn_cny": run.yearly_budget,
                      "projects_open": len(r.open_sets[y]), "saving_min_per_day": r.savings[y],
                      "pv_benefit_bn_cny": run.weights[y] * r.savings[y] / 1e9})
-    rows.append({"year": f"after ({r.years[-1] + 1}-{run.end_year})", "spending_bn_cny": 0.0, "budget_bn_cny": np.nan,
+    rows.append({"year": f"after ({r.years[-1] + 1}-{run.end_year})", "spending_bn_cny": 0.0,
+                 "committed_outside_budget_bn_cny": 0.0, "budget_bn_cny": np.nan,
                  "projects_open": len(r.open_sets["after"]), "saving_min_per_day": r.savings["after"],
                  "pv_benefit_bn_cny": run.weight_after * r.savings["after"] / 1e9})
     return pd.DataFrame(rows)
@@ -217,8 +270,8 @@ def spending_table(run: ProgrammeRun) -> pd.DataFrame:
         project = run.model.project(item["project"])
         d = run.schedule[item["project"]]
         spend = {item["start"] + k: project.cost_bn_cny * s for k, s in enumerate(d.shares())}
-        rows.append({"project": item["project"], **{str(y): spend.get(y, 0.0) for y in years}})
-    return pd.DataFrame(rows, columns=["project", *[str(y) for y in years]])
+        rows.append({"project": item["project"], "budgeted": d.budgeted, **{str(y): spend.get(y, 0.0) for y in years}})
+    return pd.DataFrame(rows, columns=["project", "budgeted", *[str(y) for y in years]])
 
 
 def cost_share_table(run: ProgrammeRun) -> pd.DataFrame:
@@ -319,17 +372,38 @@ def _gantt(run: ProgrammeRun, table: pd.DataFrame, years: pd.DataFrame, path: Pa
     plt.close(fig)
 
 
+def _fairness_text(run: ProgrammeRun) -> str:
+    got = run.result.stats.get("group_improvement")
+    if not got:
+        return ""
+    minimum = run.result.stats.get("group_minimum", {})
+    rows = ", ".join(f"{g} {100 * v:.2f} % (minimum {100 * minimum.get(g, 0):g} %)" for g, v in got.items())
+    return f"""
+Fairness: the final network must improve each named axis by its minimum; achieved: {rows}.
+"""
+
+
+def _committed_text(run: ProgrammeRun) -> str:
+    fixed = sorted(p for p, plan in run.schedule.items() if plan.fixed_start is not None)
+    if not fixed:
+        return "; no project is committed (every one is a free choice)"
+    where = "inside" if run.schedule[fixed[0]].budgeted else "outside"
+    return (f"; {len(fixed)} committed projects (under construction or partly open: fixed to open in their expected "
+            f"year, funded {where} the yearly budget): {', '.join(fixed)}")
+
+
 def _report(run: ProgrammeRun, table: pd.DataFrame, years: pd.DataFrame) -> str:
     r = run.result
     p = run.params
     proved = "proved optimal by CP-SAT" if r.status == "OPTIMAL" else f"NOT proved optimal (status {r.status})"
-    what = ("net present value (benefits of each year's network minus the started projects' discounted costs)"
+    what = ("net present value (benefits of each year's network minus the discounted costs of the projects the "
+            "programme starts; committed projects' costs are sunk or committed and left out)"
             if run.objective == "npv" else "present value of benefits (costs only through the yearly budget)")
     from transit.reports import _md_table
 
     return f"""# YRD investment programme {run.horizon[0]}-{run.horizon[1]}
 
-Yearly budget **{run.yearly_budget:g} bn CNY** (catalogue costs); member caps per year:
+Yearly budget **{run.yearly_budget:g} bn CNY** (catalogue costs){_committed_text(run)}; member caps per year:
 {', '.join(f'{k}: {v:g}' for k, v in run.member_caps.items()) or 'none'}; {len(run.schedule)} candidate projects.
 Objective: **{what}**, over {run.horizon[0]}-{run.end_year} (the final network kept after {run.horizon[1]}),
 discounted at {100 * p.discount_rate:g} % to {p.base_year}, {p.value_of_time_cny_per_h:.1f} CNY per
@@ -344,6 +418,7 @@ model). {len(r.starts)} project(s) started, {sum(table['cost_bn_cny']) if len(ta
 Savings interact through the network: each year's saving is the exact saving of the network open
 that year (`docs/programme.md`).
 
+{_fairness_text(run)}
 ## Schedule
 
 {_md_table(table[['project', 'start', 'opening', 'cost_bn_cny', 'lead_member', 'pv_costs_bn_cny']], '{:,.4g}') if len(table) else '(nothing started)'}

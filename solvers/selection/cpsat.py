@@ -220,7 +220,15 @@ def _solve_model(
         for j in _bits(inst.excl[i]):
             if j > i:
                 model.AddBoolOr([y[i].Not(), y[j].Not()])
-    cost_scale, cost_exact = _cost_scale([*inst.costs, budget, *caps.values()])
+    # A budget or cap at least the cost of every project binds nothing: left out, so a huge
+    # value (1e20) cannot overflow the integer scaling.
+    total_cost = float(sum(inst.costs))
+    if budget >= total_cost:
+        budget_limit = math.inf
+    else:
+        budget_limit = budget
+    caps_limit = {m: (math.inf if c >= total_cost else c) for m, c in caps.items()}
+    cost_scale, cost_exact = _cost_scale([*inst.costs, budget_limit, *caps_limit.values()])
     if cost_exact:
         cost_int = [int(round(c * cost_scale)) for c in inst.costs]
 
@@ -234,9 +242,9 @@ def _solve_model(
             return int(math.floor(v * cost_scale))
 
     cost_expr = sum(c * v for c, v in zip(cost_int, y))
-    if math.isfinite(budget):
-        model.Add(cost_expr <= limit_int(budget))
-    for member, cap in caps.items():
+    if math.isfinite(budget_limit):
+        model.Add(cost_expr <= limit_int(budget_limit))
+    for member, cap in caps_limit.items():
         if math.isfinite(cap):
             model.Add(sum(cost_int[i] * y[i] for i, p in enumerate(inst.projects) if p.member == member) <= limit_int(cap))
     # Ordered ("incremental") formulation per OD pair.  Records sorted by saving, best first,

@@ -1,0 +1,180 @@
+"""Issue 15's fixes: values that must be refused, huge values, strict catalogue schemas."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from networks.errors import CatalogueError
+from tests.test_programme import SCHEDULE, YEARS, _instance, _weights
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["optimize", "--budget", "300", "--time-limit=-1"], "--time-limit -1: expected seconds > 0"),
+    (["optimize", "--budget", "300", "--time-limit", "-1e-3"], "--time-limit -0.001: expected seconds > 0"),
+    (["optimize", "--budget", "inf"], "--budget inf: expected a finite budget"),
+    (["optimize", "--budget", "300", "--ladder-steps", "0"], "--ladder-steps 0"),
+    (["assign", "--net", "n", "--trips", "t", "--time-limit", "-5"], "--time-limit must be seconds > 0, got -5"),
+    (["assign", "--net", "n", "--trips", "t", "--gap", "-1e-4"], "--gap must be a number >= 0, got -0.0001"),
+    (["dndp", "--instance", "i", "--trips", "t", "--budget", "5", "--opt-gap=-0.1"], "--opt-gap -0.1"),
+    (["dndp", "--instance", "i", "--trips", "t", "--budget-fraction", "1.5"], "--budget-fraction 1.5"),
+    (["programme", "--yearly-budget", "nan"], "--yearly-budget nan"),
+])
+def test_cli_refuses_bad_numbers_in_one_line(tmp_path, capsys, argv, message):
+    from transit.cli import main
+
+    out = tmp_path / "out"
+    if argv[0] in ("optimize", "programme"):
+        argv = [*argv, "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_cli_usage_errors_are_one_line(capsys):
+    from transit.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["optimize", "--budget", "300", "--out", "x", "--bogus"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized arguments: --bogus" in err
+
+
+def test_huge_budgets_bind_nothing():
+    from solvers.programme import solve_programme
+    from solvers.selection.markets import solve_market_selection
+
+    layers, projects, markets = _instance(5)
+    free = solve_market_selection(layers, projects, markets, budget=math.inf)
+    huge = solve_market_selection(layers, projects, markets, budget=1e20, member_caps={"m1": 1e300})
+    assert huge.status == "OPTIMAL" and huge.selected == free.selected
+    kw = dict(years=YEARS, schedule=SCHEDULE, weights=_weights(), weight_after=3000.0)
+    a = solve_programme(layers, projects, markets, yearly_budget=1e20, **kw)
+    b = solve_programme(layers, projects, markets, yearly_budget=1e6, **kw)
+    assert a.status == "OPTIMAL" and a.objective == pytest.approx(b.objective, rel=1e-12)
+
+
+def _catalogue(tmp_path, change):
+    from transit.catalogue import DATA_DIR, load_projects
+
+    data = json.loads((DATA_DIR / "projects.json").read_text(encoding="utf-8"))
+    change(data["projects"])
+    path = tmp_path / "projects.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return lambda: load_projects(path)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda ps: ps[21].__setitem__("requries", ["hutong_phase2"]),
+     r"projects\[21\] \(hanglinji\): unknown key 'requries'; did you mean 'requires'\?"),
+    (lambda ps: ps[21].__setitem__("requires", "hangli"),
+     r"projects\[21\] \(hanglinji\): 'requires' = 'hangli'; expected a list of strings"),
+    (lambda ps: ps[0].__setitem__("status", "building"), r"'status' = 'building'; expected one of"),
+    (lambda ps: ps[0].__setitem__("expected_opening", "2028"), r"'expected_opening' = '2028'; expected a calendar year"),
+    (lambda ps: ps[0].__setitem__("length_km", -3), r"'length_km' = -3; expected kilometres >= 0"),
+    (lambda ps: ps.__setitem__(0, "tongsujiayong"), r"projects\[0\] = 'tongsujiayong'; expected an object"),
+    (lambda ps: ps.clear(), r"'projects' is empty; expected at least one candidate project"),
+])
+def test_catalogue_schema_is_strict(tmp_path, change, message):
+    load = _catalogue(tmp_path, change)
+    with pytest.raises(CatalogueError, match=message):
+        load()
+
+
+def test_numba_gets_a_writable_cache_when_the_install_is_read_only(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from networks._numba_cache import ensure_numba_cache_dir
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path / "cache"))
+    # sources beside which nothing can be written (/proc refuses even root): the cache moves
+    chosen = ensure_numba_cache_dir((Path("/proc/self/fdinfo"),))
+    assert chosen == str(tmp_path / "cache" / "numba") and Path(chosen).is_dir()
+    import os
+
+    assert os.environ["NUMBA_CACHE_DIR"] == chosen
+    # a writable install needs nothing; a user's own setting is kept
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert ensure_numba_cache_dir((tmp_path / "pkg",)) is None
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere")
+    assert ensure_numba_cache_dir((Path("/proc/self/fdinfo"),)) == "/somewhere"
+
+
+@pytest.mark.parametrize("kind", ["file", "proc"])
+def test_output_paths_that_cannot_be_written_are_refused_before_the_run(tmp_path, capsys, kind):
+    from transit.cli import main
+
+    target = tmp_path / "afile" if kind == "file" else "/proc/yrd/out"
+    if kind == "file":
+        target.write_text("mine")
+    assert main(["optimize", "--budget", "300", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"output {target}" in err
+    if kind == "file":
+        assert target.read_text() == "mine"
+    folder = tmp_path / "net.gpkg"
+    folder.mkdir()
+    assert main(["build", "--osm", "x.osm", "--out", str(folder)]) == 2  # a folder where a file is wanted
+    assert f"output {folder}: is a folder; expected a file name" in capsys.readouterr().err
+
+
+_NET = """<NUMBER OF ZONES> 2
+<NUMBER OF NODES> 3
+<FIRST THRU NODE> 1
+<NUMBER OF LINKS> 2
+<END OF METADATA>
+~ init term capacity length fft b power speed toll type ;
+1 3 {cap} 1 1 0.15 4 0 0 1 ;
+3 2 10 1 1 0.15 4 0 0 1 ;
+"""
+
+
+@pytest.mark.parametrize("cap,message", [("nan", "capacity nan is not a number; expected a finite number"),
+                                         ("inf", "capacity inf is infinite; expected a finite number"),
+                                         ("-5", "capacity -5 must not be negative")])
+def test_tntp_messages_name_what_is_wrong(tmp_path, cap, message):
+    from networks.errors import TNTPError
+    from networks.tntp import read_tntp_network
+
+    path = tmp_path / "x_net.tntp"
+    path.write_text(_NET.format(cap=cap))
+    with pytest.raises(TNTPError, match=f"{path.name}:7: {message}"):
+        read_tntp_network(path)
+    with pytest.raises(TNTPError, match="is a folder; expected a TNTP file"):
+        read_tntp_network(tmp_path)
+
+
+@pytest.mark.parametrize("text,message", [
+    ('<?xml version="1.0"?>\n<!DOCTYPE osm [<!ENTITY a "aaaa">]>\n<osm version="0.6"></osm>\n', "declares a DTD"),
+    ('<?xml version="1.0"?>\n<osm version="0.6"><node id="1" lat="31" lon="121"><tag k="a" v="&x;"/></node></osm>\n',
+     "uses an entity"),
+])
+def test_osm_dtds_and_entities_are_refused_for_safety(tmp_path, text, message):
+    from networks.errors import OSMError
+    from networks.osm_read import read_osm_xml
+
+    path = tmp_path / "x.osm"
+    path.write_text(text)
+    with pytest.raises(OSMError, match=f"{message}.*DTDs and entities are refused for safety"):
+        read_osm_xml(path)
+
+
+def test_a_drive_extract_builds_its_roads_and_warns_about_rail(tmp_path, capsys):
+    from tests.conftest import shared_file
+    from transit.cli import main
+
+    osm = shared_file("data", "osm", "shanghai_jingan_drive.osm")
+    out = tmp_path / "jingan.gpkg"
+    assert main(["build", "--osm", str(osm), "--out", str(out), "--no-cache", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "no passenger rail" in warnings[0] and "the road graph is built" in warnings[0]
+    assert "road: 151 nodes, 207 edges" in captured.out and out.is_file()
+    # asking for rail alone still fails, with the reason
+    assert main(["build", "--osm", str(osm), "--network", "rail", "--no-cache", "--no-progress"]) == 2
+    assert "no passenger rail left after filtering" in capsys.readouterr().err
