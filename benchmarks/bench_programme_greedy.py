@@ -45,7 +45,7 @@ def run() -> str:
         rows.append(f"| {setting} | {free} of {len(schedule)} | {exact.status} | {exact.objective / 1e9:,.3f} | "
                     f"{exact.bound / 1e9:,.3f} | {100 * exact.gap:.2f} % | {exact_s:,.1f} | "
                     f"{greedy.objective / 1e9:,.3f} | {greedy_s:,.1f} | "
-                    f"{100 * (exact.objective - greedy.objective) / exact.objective:.1f} % | "
+                    f"{100 * (exact.objective - greedy.objective) / exact.objective:.2f} % | "
                     f"{len(exact.starts)} / {len(greedy.starts)} |")
     return f"""## Programme: exact schedule vs greedy benefit/cost ranking
 

@@ -8,9 +8,11 @@ with list-valued attributes (merged OSM ways) written as ``;``-joined text.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +92,27 @@ def _to_layers(G: nx.MultiDiGraph):  # noqa: ANN202
     return frame(node_rows, "nodes"), frame(edge_rows, "edges")
 
 
+#: The timestamp GDAL writes into a GeoPackage's ``gpkg_contents.last_change`` (otherwise the
+#: time of writing, so two identical runs would give different bytes).
+GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
+
+
+@contextlib.contextmanager
+def reproducible_gpkg() -> Iterator[None]:
+    """GeoPackages written inside are byte for byte the same for the same data."""
+    import pyogrio
+
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+
+
 def save_geopackage(graphs: Mapping[str, nx.MultiDiGraph], path: str | os.PathLike[str]) -> Path:
-    """Write each named graph as ``<name>_nodes`` and ``<name>_edges`` layers of one GeoPackage."""
+    """Write each named graph as ``<name>_nodes`` and ``<name>_edges`` layers of one GeoPackage
+    (byte for byte the same for the same graphs: :func:`reproducible_gpkg`)."""
     path = Path(path)
     if not graphs:
         raise InputError(f"{path}: no graphs to write")
@@ -99,13 +120,14 @@ def save_geopackage(graphs: Mapping[str, nx.MultiDiGraph], path: str | os.PathLi
         # GDAL picks the driver from the suffix and may add -wal/-shm files beside it
         staged = tmp.with_suffix(".gpkg")
         try:
-            for name, G in graphs.items():
-                nodes, edges = _to_layers(G)
-                nodes.to_file(staged, layer=f"{name}_nodes", driver="GPKG", engine="pyogrio",
-                              layer_metadata=OSM_METADATA)
-                if len(edges):
-                    edges.to_file(staged, layer=f"{name}_edges", driver="GPKG", engine="pyogrio",
+            with reproducible_gpkg():
+                for name, G in graphs.items():
+                    nodes, edges = _to_layers(G)
+                    nodes.to_file(staged, layer=f"{name}_nodes", driver="GPKG", engine="pyogrio",
                                   layer_metadata=OSM_METADATA)
+                    if len(edges):
+                        edges.to_file(staged, layer=f"{name}_edges", driver="GPKG", engine="pyogrio",
+                                      layer_metadata=OSM_METADATA)
             staged.replace(tmp)
         finally:
             staged.unlink(missing_ok=True)

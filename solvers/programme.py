@@ -50,6 +50,7 @@ from solvers.selection._instance import _bits
 from solvers.selection._types import _SAVING_SCALE_TARGET, _SEED, Project
 from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_labels
 from solvers.selection.markets import Layer, Markets, _prepare, _savings_for
+from solvers._sigint import solve_interruptibly
 
 __all__ = ["ProgrammeProject", "ProgrammeResult", "brute_force_programme", "greedy_programme", "solve_programme"]
 
@@ -526,7 +527,15 @@ def solve_programme(
     ys = setup.years
     deadline = None if time_limit is None else started + float(time_limit)
     caps_by_period, designs = _saving_caps(setup, deadline) if saving_caps else ({}, [])
-    seed = _list_schedule(setup, designs)
+    # two starting programmes, the better one (valued from the records) hints the search: the
+    # one-shot optima's order, and the greedy benefit/cost order (so the result is never worse
+    # than the greedy baseline)
+    seeds = {"one-shot order": _list_schedule(setup, designs),
+             "benefit/cost order": _list_schedule(setup, [], order=_greedy_order(setup)[0])}
+    seed_values = {name: (_value_by_records(setup, sd) if _feasible(setup, sd) else -math.inf)
+                   for name, sd in seeds.items()}
+    seed_name = max(seed_values, key=lambda name: (seed_values[name], name == "one-shot order"))
+    seed = seeds[seed_name]
     model = cp_model.CpModel()
     x = [{s: model.NewBoolVar(f"start_{setup.ids[k]}_{s}") for s in setup.starts[k]} for k in range(n)]
     for k in range(n):
@@ -691,13 +700,14 @@ def solve_programme(
         solver.parameters.log_to_stdout = False
         solver.log_callback = log
     needs_solve = bool(terms) or any(setup.required) or bool(floors)
-    status = solver.StatusName(solver.Solve(model)) if needs_solve else "OPTIMAL"
+    status = solver.StatusName(solve_interruptibly(solver, model)) if needs_solve else "OPTIMAL"
     stats: dict[str, Any] = {"projects": n, "years": len(ys), "records_in_model": n_records,
                              "market_records": setup.sav.stats.get("market_records"), "cpsat_status": status,
                              "objective_scale": obj_scale, "rounding_slack": slack, "cost_scale": scale,
                              "cost_scale_exact": exact,
                              "saving_caps": {str(t): v for t, v in caps_by_period.items()},
-                             "seed_programme": seed}
+                             "seed_programme": seed, "seed": seed_name,
+                             "seed_values": {k: v for k, v in seed_values.items()}}
     if status == "MODEL_INVALID":
         raise SolverError(f"programme: CP-SAT rejected the model: {model.Validate()}")
     if status == "INFEASIBLE" and floors:
@@ -787,6 +797,35 @@ def _final_improvements(setup: _Setup, starts: Mapping[str, int], floors: list, 
     return {name: float(saving[items].sum()) / base for name, (items, base, _) in zip(names, floors)}
 
 
+def _greedy_order(setup: _Setup) -> tuple[list[int], dict[int, float]]:
+    """Projects by stand-alone saving (with what they require, from the records) per unit of cost."""
+    inst = setup.problem.inst
+    base = setup.sav.base_objective
+    ratio = {}
+    for k in range(len(setup.ids)):
+        mask = inst.closure[k]
+        cost = inst.mask_cost(mask)
+        saving = base - setup.sav.objective_by_records(mask)
+        ratio[k] = saving / cost if cost > 0 else (math.inf if saving > 0 else 0.0)
+    return sorted(range(len(setup.ids)), key=lambda k: (-ratio[k], setup.ids[k])), ratio
+
+
+def _value_by_records(setup: _Setup, starts: Mapping[str, int]) -> float:
+    """A programme's value from the records (exact when their search was complete; no shortest paths)."""
+    index = {pid: k for k, pid in enumerate(setup.ids)}
+    base = setup.sav.base_objective
+    memo: dict[int, float] = {}
+
+    def saving(year: float) -> float:
+        mask = sum(1 << index[p] for p, s in starts.items() if s + setup.durations[index[p]] <= year)
+        if mask not in memo:
+            memo[mask] = base - setup.sav.objective_by_records(mask)
+        return memo[mask]
+
+    value = sum(setup.weights[y] * saving(y) for y in setup.years) + setup.after * saving(math.inf)
+    return value - sum(setup.start_costs[index[p]][s] for p, s in starts.items())
+
+
 def greedy_programme(
     layers: Sequence[Layer],
     projects: Sequence[Project],
@@ -812,15 +851,7 @@ def greedy_programme(
     started = time.perf_counter()
     setup = _setup(layers, projects, markets, years=years, schedule=schedule, yearly_budget=yearly_budget,
                    weights=weights, weight_after=weight_after, start_costs=start_costs, member_caps=member_caps)
-    inst = setup.problem.inst
-    base = setup.sav.base_objective
-    ratio = {}
-    for k in range(len(setup.ids)):
-        mask = inst.closure[k]
-        cost = inst.mask_cost(mask)
-        saving = base - setup.sav.objective_by_records(mask)
-        ratio[k] = saving / cost if cost > 0 else (math.inf if saving > 0 else 0.0)
-    order = sorted(range(len(setup.ids)), key=lambda k: (-ratio[k], setup.ids[k]))
+    order, ratio = _greedy_order(setup)
     chosen = _list_schedule(setup, [], order=order)
     if not _feasible(setup, chosen):
         raise InfeasibleError("programme: the greedy ranking could not start every required project")

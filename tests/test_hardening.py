@@ -178,3 +178,79 @@ def test_a_drive_extract_builds_its_roads_and_warns_about_rail(tmp_path, capsys)
     # asking for rail alone still fails, with the reason
     assert main(["build", "--osm", str(osm), "--network", "rail", "--no-cache", "--no-progress"]) == 2
     assert "no passenger rail left after filtering" in capsys.readouterr().err
+
+
+_HARD_SOLVE = """
+import random, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from ortools.sat.python import cp_model
+from solvers._sigint import solve_interruptibly
+rng = random.Random(7)
+m = cp_model.CpModel()
+y = [m.NewBoolVar("") for _ in range(400)]
+for _ in range(40):
+    m.Add(sum(rng.randint(1, 1000) * v for v in y) <= 20000)
+m.Maximize(sum(rng.randint(1, 1000) * v for v in y))
+s = cp_model.CpSolver()
+s.parameters.max_time_in_seconds = 300
+s.parameters.num_workers = 1
+print("solving", flush=True)
+try:
+    solve_interruptibly(s, m)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_cp_sat_solve():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _HARD_SOLVE], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "solving"
+    time.sleep(2)  # inside CP-SAT's search (a 400-item, 40-row knapsack takes minutes to prove)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and out.strip() == "interrupted"
+    assert time.monotonic() - sent < 30  # stopped, not run to its 300 s limit
+
+
+def test_ctrl_c_during_transit_programme_exits_130_and_leaves_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "prog"
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from transit.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "programme", "--horizon", "2026-2040", "--yearly-budget",
+                             "40", "--objective", "benefit", "--committed", "none", "--frontier-steps", "0",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(25)  # the model is built and the solves have started (the full solve takes minutes)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert stderr.strip() == "transit programme: interrupted"
+    assert list(tmp_path.iterdir()) == []  # no output folder, no hidden temporary one
+
+
+def test_two_identical_runs_write_identical_files(tmp_path):
+    from transit.cli import main
+
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"run{k}"
+        assert main(["optimize", "--budget", "60", "--ladder-steps", "1", "--out", str(out)]) == 0
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert "network.gpkg" in names and names == sorted(p.name for p in outs[1].iterdir())
+    for name in names:
+        if name == "run.json":  # holds the timings
+            continue
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

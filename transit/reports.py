@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from shapely.geometry import LineString, Point  # noqa: E402
 
 from networks.atomic import atomic_output_dir  # noqa: E402
-from networks.osm_export import OSM_METADATA  # noqa: E402
+from networks.osm_export import OSM_METADATA, reproducible_gpkg  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
 from transit.catalogue import load_cities  # noqa: E402
 from transit.model.mode_choice import MODES  # noqa: E402
@@ -400,9 +400,10 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         axes.to_csv(tmp / "axes.csv", index=False)
         pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.4g")
         zone_pairs.to_csv(tmp / "zone_pairs.csv", index=False, float_format="%.4g")
-        for name, layer in layers.items():
-            layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
-                          layer_metadata=OSM_METADATA)
+        with reproducible_gpkg():  # the same run gives the same bytes
+            for name, layer in layers.items():
+                layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
+                              layer_metadata=OSM_METADATA)
         _draw_map(run, layers, tmp / "map.png")
         report = _report(run, priorities, axes, checks, unvalued, appraisal, package, tornado)
         if run.monte_carlo is not None:

@@ -10,6 +10,7 @@ from ortools.sat.python import cp_model
 
 from networks.errors import SolverError
 from solvers.dndp._problem import _Evaluator, _Problem
+from solvers._sigint import solve_interruptibly
 
 
 def _design_space(problem: _Problem) -> tuple[cp_model.CpModel, list[Any]]:
@@ -45,7 +46,7 @@ def _certify(problem: _Problem, cuts: Sequence[tuple[int, float]], designs: Iter
     solver.parameters.random_seed = seed
     if time_limit is not None:
         solver.parameters.max_time_in_seconds = max(0.1, time_limit)
-    status = solver.Solve(m)
+    status = solve_interruptibly(solver, m)
     found = -1
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         found = sum(1 << i for i in range(n) if solver.Value(y[i]))
@@ -97,7 +98,7 @@ class _Master:
     def solve(self, time_limit: float | None) -> tuple[int, float] | None:
         if time_limit is not None:
             self.solver.parameters.max_time_in_seconds = max(0.01, time_limit)
-        status = self.solver.Solve(self.model)
+        status = solve_interruptibly(self.solver, self.model)
         self.solves += 1
         if status == cp_model.INFEASIBLE:
             return None

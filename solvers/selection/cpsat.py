@@ -15,6 +15,7 @@ from solvers.selection._instance import _Instance, _bits
 from solvers.selection._types import SelectionResult, _SAVING_SCALE_TARGET, _SEED
 from solvers.selection._types import DesignValue
 from solvers.selection.records import _Records
+from solvers._sigint import solve_interruptibly
 
 
 class FloorsInfeasible(InfeasibleError):
@@ -348,7 +349,7 @@ def _solve_model(
         solver = make_solver(remaining())
         if relative_gap > 0 and trivial_bound > 0:
             solver.parameters.absolute_gap_limit = relative_gap * trivial_bound * scale
-        status_name = solver.StatusName(solver.Solve(model))
+        status_name = solver.StatusName(solve_interruptibly(solver, model))
         cp_stats.update(
             status=status_name,
             wall_time=solver.WallTime(),
@@ -381,7 +382,7 @@ def _solve_model(
                     model.AddHint(y[i], bool(mask >> i & 1))
                 second = make_solver(remaining())
                 second.parameters.max_deterministic_time = max(0.25, 0.25 * _deterministic_time(solver))
-                st2 = second.StatusName(second.Solve(model))
+                st2 = second.StatusName(solve_interruptibly(second, model))
                 cp_stats["cheapest_status"] = st2
                 if st2 in ("OPTIMAL", "FEASIBLE"):
                     mask2 = sum(1 << i for i in range(n_proj) if second.BooleanValue(y[i]))
