@@ -232,7 +232,8 @@ def test_ctrl_c_during_transit_programme_exits_130_and_leaves_nothing(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", code, "programme", "--horizon", "2026-2040", "--yearly-budget",
                              "40", "--objective", "benefit", "--committed", "none", "--frontier-steps", "0",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(25)  # the model is built and the solves have started (the full solve takes minutes)
+    time.sleep(15)  # the model is built and the solves have started (the full solve takes minutes); an
+    # interrupt while it is still being built must end the same way
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, (stdout, stderr)

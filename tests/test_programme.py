@@ -243,8 +243,8 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path):
     from transit.cli import main
 
     out = tmp_path / "prog"
-    assert main(["programme", "--horizon", "2026-2030", "--yearly-budget", "30", "--objective", "benefit",
-                 "--frontier-steps", "3", "--cost-sharing", "length", "--out", str(out)]) == 0
+    assert main(["programme", "--horizon", "2026-2028", "--yearly-budget", "30", "--objective", "benefit",
+                 "--frontier-steps", "2", "--cost-sharing", "length", "--out", str(out)]) == 0
     from transit.programme import OUTPUTS
 
     for name in OUTPUTS:
@@ -256,7 +256,7 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path):
     spending = pd.read_csv(out / "spending.csv").set_index("project")
     charged = spending[spending["budgeted"]].drop(columns="budgeted")
     assert (charged.sum(axis=0) <= 30 + 1e-6).all()
-    inside = schedule.set_index("project").query("start >= 2026 and opening <= 2031")
+    inside = schedule.set_index("project").query("start >= 2026 and opening <= 2029")
     assert spending.drop(columns="budgeted").loc[inside.index].sum(axis=1).to_numpy() == pytest.approx(
         inside["cost_bn_cny"].to_numpy(), rel=1e-5)  # the CSV keeps 6 significant digits
     # the projects under construction are committed: fixed to open in their expected year, funded
@@ -282,9 +282,9 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path):
     for players in ("member", "project"):
         assert shapley.loc[shapley["players"] == players, "share"].sum() == pytest.approx(1.0)
     assert "## The alliance: who pays, who gains" in text and "## Budget-saving frontier" in text
-    # the frontier: each point the one-shot optimum at its budget (150 bn CNY over the 5 years)
+    # the frontier: each point the one-shot optimum at its budget (90 bn CNY over the 3 years)
     frontier = pd.read_csv(out / "frontier.csv")
-    assert list(frontier["budget_bn_cny"]) == pytest.approx([50.0, 100.0, 150.0])
+    assert list(frontier["budget_bn_cny"]) == pytest.approx([45.0, 90.0])
     assert (frontier["status"] == "OPTIMAL").all() and (frontier["cost_bn_cny"] <= frontier["budget_bn_cny"] + 1e-9).all()
     assert frontier["saving_min_per_day"].is_monotonic_increasing
     # bad input: negotiated shares that do not add up, or no file, or a file without the rule
@@ -308,7 +308,7 @@ def test_programme_frontier_equals_the_single_budget_optimiser(model):
     from transit.programme import frontier_table, run_programme
 
     run = run_programme(model.config, horizon=(2026, 2027), yearly_budget=40.0, objective="benefit", model=model,
-                        frontier_steps=2)
+                        frontier_steps=2, alliance=False)
     table = frontier_table(run)
     assert list(table["budget_bn_cny"]) == pytest.approx([40.0, 80.0])
     for row in table.itertuples(index=False):
@@ -322,7 +322,8 @@ def test_yrd_programme_minimum_improvement_per_axis(model):
     from networks.errors import InfeasibleError
     from transit.programme import run_programme
 
-    kw = dict(horizon=(2026, 2029), yearly_budget=30.0, objective="benefit", model=model, frontier_steps=0)
+    kw = dict(horizon=(2026, 2029), yearly_budget=30.0, objective="benefit", model=model, frontier_steps=0,
+              alliance=False)
     free = run_programme(model.config, **kw, min_improvement={"all": 0.0})
     got = free.result.stats["group_improvement"]
     assert set(got) == {a.id for a in model.axes}

@@ -120,7 +120,7 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
                   model: Any = None, projects_path: str | None = None, use_cache: bool = True,
                   cost_sharing: str = "lead", shares_path: str | None = None, frontier_steps: int = 10,
                   committed: tuple[str, ...] = COMMITTED_DEFAULT, committed_in_budget: bool = False,
-                  min_improvement: dict[str, float] | None = None) -> ProgrammeRun:
+                  min_improvement: dict[str, float] | None = None, alliance: bool = True) -> ProgrammeRun:
     """Build the model (unless given) and solve the programme exactly (or to the gap/time limit).
 
     Then the alliance's tables (:func:`transit.alliance.alliance_tables`: cost shares by
@@ -155,15 +155,20 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
         raise InputError("a file of negotiated shares (--shares FILE) goes with --cost-sharing negotiated, and only with it")
     if isinstance(frontier_steps, bool) or not isinstance(frontier_steps, int) or not 0 <= frontier_steps <= 100:
         raise InputError(f"frontier steps = {frontier_steps!r}; expected a whole number in 0..100")
+    unknown_status = sorted(set(committed) - set(PROJECT_STATUSES))
+    if unknown_status:
+        raise InputError(f"committed status(es) {unknown_status}; expected among {list(PROJECT_STATUSES)}")
+    negotiated = None
+    if shares_path is not None:  # checked before the model is built
+        from transit.alliance import read_cost_shares
+        from transit.catalogue import load_projects
+
+        members, projects = (model.members, model.projects) if model is not None else load_projects(projects_path)
+        negotiated = read_cost_shares(shares_path, members=members, projects=projects)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
         model = build_model(config, projects_path=projects_path, use_cache=use_cache)
-    negotiated = None
-    if shares_path is not None:
-        from transit.alliance import read_cost_shares
-
-        negotiated = read_cost_shares(shares_path, members=model.members, projects=model.projects)
     timings["build_model_s"] = time.perf_counter() - started
     params = appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     if first < params.base_year:
@@ -176,10 +181,6 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
     unknown = sorted(set(caps) - known)
     if unknown:
         raise InputError(f"member cap for unknown member(s) {unknown}; expected among {sorted(m for m in known if m)}")
-    statuses = {p.status for p in model.projects} | set(PROJECT_STATUSES)
-    unknown_status = sorted(set(committed) - statuses)
-    if unknown_status:
-        raise InputError(f"committed status(es) {unknown_status}; expected among {sorted(statuses)}")
     schedule, weights, after, costs = programme_inputs(model, params, horizon=(first, last), end_year=end,
                                                        objective=objective, committed=tuple(committed),
                                                        committed_in_budget=committed_in_budget)
@@ -199,11 +200,12 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
                        yearly_budget=float(yearly_budget), objective=objective, result=result, schedule=schedule,
                        weights=weights, weight_after=after, start_costs=costs or {}, member_caps=caps,
                        timings=timings)
-    from transit.alliance import alliance_tables
+    if alliance:  # alliance=False leaves the member, city and Shapley tables out (they take seconds)
+        from transit.alliance import alliance_tables
 
-    started = time.perf_counter()
-    run.alliance = alliance_tables(run, rule=cost_sharing, negotiated=negotiated)
-    timings["alliance_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        run.alliance = alliance_tables(run, rule=cost_sharing, negotiated=negotiated)
+        timings["alliance_s"] = time.perf_counter() - started
     if frontier_steps:
         from solvers.selection.markets import market_budget_ladder
 

@@ -1,0 +1,180 @@
+"""One table of bad inputs for every command-line entry point, and the reliability document.
+
+Each case is a command line (``{tmp}`` is a fresh folder, ``{shared}`` the shared data, and
+files named in ``files`` are written there first), the fragment its one-line error must hold,
+and the promise checked for all of them: exit status 2, exactly one line on stderr naming the
+file, field or value, and the output path exactly as it was (absent stays absent; an existing
+file keeps its bytes).  ``tests/test_bad_inputs.py`` runs the table;
+``python -m tests.bad_input_cases`` writes ``docs/reliability.md`` from it (a test checks that
+the document is current).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "reliability.md"
+
+_NET = """<NUMBER OF ZONES> 2
+<NUMBER OF NODES> 3
+<FIRST THRU NODE> 1
+<NUMBER OF LINKS> 2
+<END OF METADATA>
+~ init term capacity length fft b power speed toll type ;
+1 3 {cap} 1 1 0.15 4 0 0 1 ;
+3 2 10 1 1 0.15 4 0 0 1 ;
+"""
+_TRIPS = "<NUMBER OF ZONES> 2\n<TOTAL OD FLOW> 1\n<END OF METADATA>\nOrigin 1\n2 : 1.0;\nOrigin 2\n1 : 0.0;\n"
+
+
+def _catalogue(change: str) -> str:
+    data = json.loads((REPO / "data" / "projects.json").read_text(encoding="utf-8"))
+    projects = data["projects"]
+    if change == "misspelled":
+        projects[21]["requries"] = ["hangli"]
+    elif change == "requires_string":
+        projects[21]["requires"] = "hangli"
+    elif change == "empty":
+        projects.clear()
+    elif change == "negative_cost":
+        projects[0]["cost_bn_cny"] = -1
+    return json.dumps(data)
+
+
+@dataclass(frozen=True)
+class Case:
+    command: str
+    what: str
+    argv: tuple[str, ...]
+    fragment: str
+    files: dict[str, str] = field(default_factory=dict)
+    out: str | None = None  # the output path the command must leave as it was
+    existing: str | None = None  # text of a file already at ``out``
+
+
+CASES: tuple[Case, ...] = (
+    # transit build
+    Case("build", "missing OSM file", ("build", "--osm", "{tmp}/none.osm"), "none.osm: no such file"),
+    Case("build", "empty OSM file", ("build", "--osm", "{tmp}/e.osm"), "e.osm: file is empty", {"e.osm": ""}),
+    Case("build", "not XML", ("build", "--osm", "{tmp}/t.osm"), "not well-formed XML", {"t.osm": "hello"}),
+    Case("build", "a DTD in OSM XML", ("build", "--osm", "{tmp}/d.osm"), "DTDs and entities are refused for safety",
+         {"d.osm": '<?xml version="1.0"?>\n<!DOCTYPE osm [<!ENTITY a "a">]>\n<osm version="0.6"></osm>\n'}),
+    Case("build", "an entity in OSM XML", ("build", "--osm", "{tmp}/n.osm"), "uses an entity",
+         {"n.osm": '<?xml version="1.0"?>\n<osm version="0.6"><node id="1" lat="1" lon="1">'
+                   '<tag k="a" v="&x;"/></node></osm>\n'}),
+    Case("build", "rail asked of a file without rail", ("build", "--osm", "{repo}/tests/fixtures/osm/roads.osm",
+                                                          "--network", "rail", "--no-cache"),
+         "no passenger rail left after filtering"),
+    Case("build", "output that is a folder", ("build", "--osm", "{repo}/tests/fixtures/osm/roads.osm", "--out",
+                                              "{tmp}/dir.gpkg", "--no-cache"), "is a folder; expected a file name",
+         {"dir.gpkg/keep": "x"}),
+    Case("build", "output under /proc", ("build", "--osm", "{repo}/tests/fixtures/osm/roads.osm", "--out",
+                                         "/proc/yrd/x.gpkg", "--no-cache"), "the folder /proc is not writable"),
+    # transit optimize
+    Case("optimize", "negative budget", ("optimize", "--budget", "-5", "--out", "{tmp}/o"), "--budget -5", out="o"),
+    Case("optimize", "infinite budget", ("optimize", "--budget", "inf", "--out", "{tmp}/o"), "finite budget", out="o"),
+    Case("optimize", "negative time limit", ("optimize", "--budget", "300", "--time-limit=-1", "--out", "{tmp}/o"),
+         "--time-limit -1: expected seconds > 0", out="o"),
+    Case("optimize", "output is an existing file", ("optimize", "--budget", "300", "--out", "{tmp}/o"),
+         "exists and is a file", out="o", existing="my notes"),
+    Case("optimize", "unknown config key", ("optimize", "--budget", "300", "--config", "{tmp}/c.toml", "--out",
+                                            "{tmp}/o"), "unknown key 'demand.grwoth'", {"c.toml": "[demand]\ngrwoth = 1.2\n"},
+         out="o"),
+    Case("optimize", "config that is not TOML", ("optimize", "--budget", "300", "--config", "{tmp}/c.toml", "--out",
+                                                 "{tmp}/o"), "c.toml", {"c.toml": "[demand\n"}, out="o"),
+    Case("optimize", "NaN in the config", ("optimize", "--budget", "300", "--growth", "nan", "--out", "{tmp}/o"),
+         "demand.growth = nan: expected a finite number", out="o"),
+    Case("optimize", "misspelled catalogue key", ("optimize", "--budget", "300", "--projects", "{tmp}/p.json",
+                                                  "--out", "{tmp}/o"), "unknown key 'requries'; did you mean 'requires'",
+         {"p.json": _catalogue("misspelled")}, out="o"),
+    Case("optimize", "'requires' as a string", ("optimize", "--budget", "300", "--projects", "{tmp}/p.json", "--out",
+                                                "{tmp}/o"), "'requires' = 'hangli'; expected a list of strings",
+         {"p.json": _catalogue("requires_string")}, out="o"),
+    Case("optimize", "empty catalogue", ("optimize", "--budget", "300", "--projects", "{tmp}/p.json", "--out",
+                                         "{tmp}/o"), "'projects' is empty", {"p.json": _catalogue("empty")}, out="o"),
+    Case("optimize", "negative project cost", ("optimize", "--budget", "300", "--projects", "{tmp}/p.json", "--out",
+                                               "{tmp}/o"), "expected a cost >= 0", {"p.json": _catalogue("negative_cost")},
+         out="o"),
+    Case("optimize", "unknown member cap", ("optimize", "--budget", "300", "--member-cap", "nobody=5", "--out",
+                                            "{tmp}/o"), "unknown member(s) ['nobody']", out="o"),
+    Case("optimize", "fairness options together", ("optimize", "--budget", "300", "--fairness", "maximin",
+                                                   "--min-improvement", "all=1", "--out", "{tmp}/o"), "not both", out="o"),
+    Case("optimize", "minimum improvement above 100 %", ("optimize", "--budget", "300", "--min-improvement",
+                                                        "g60=150", "--out", "{tmp}/o"), "percentage in [0, 100)",
+         out="o"),
+    Case("optimize", "OD file with an unknown zone", ("optimize", "--budget", "300", "--od", "{tmp}/od.csv", "--out",
+                                                      "{tmp}/o"), "od.csv", {"od.csv": "origin,destination,trips\n"
+                                                                                       "nowhere,Shanghai,5\n"}, out="o"),
+    # transit programme
+    Case("programme", "horizon backwards", ("programme", "--horizon", "2040-2026", "--yearly-budget", "40", "--out",
+                                            "{tmp}/o"), "horizon 2040-2026", out="o"),
+    Case("programme", "NaN yearly budget", ("programme", "--yearly-budget", "nan", "--out", "{tmp}/o"),
+         "--yearly-budget nan", out="o"),
+    Case("programme", "shares that do not sum to one", ("programme", "--horizon", "2026-2027", "--yearly-budget",
+                                                        "40", "--cost-sharing", "negotiated", "--shares",
+                                                        "{tmp}/s.csv", "--out", "{tmp}/o"), "sum to 0.9",
+         {"s.csv": "project,member,share\nhangli,zjci,0.6\nhangli,cr,0.3\n"}, out="o"),
+    Case("programme", "shares of an unknown member", ("programme", "--horizon", "2026-2027", "--yearly-budget", "40",
+                                                      "--cost-sharing", "negotiated", "--shares", "{tmp}/s.csv",
+                                                      "--out", "{tmp}/o"), "row 2: unknown member 'nobody'",
+         {"s.csv": "project,member,share\nhangli,nobody,1\n"}, out="o"),
+    Case("programme", "unknown committed status", ("programme", "--horizon", "2026-2027", "--yearly-budget", "40",
+                                                   "--committed", "built", "--out", "{tmp}/o"),
+         "committed status(es) ['built']", out="o"),
+    # transit assign
+    Case("assign", "network path is a folder", ("assign", "--net", "{tmp}", "--trips", "{tmp}/t.tntp"),
+         "is a folder; expected a TNTP file"),
+    Case("assign", "NaN capacity", ("assign", "--net", "{tmp}/x_net.tntp", "--trips", "{tmp}/t.tntp"),
+         "capacity nan is not a number", {"x_net.tntp": _NET.format(cap="nan"), "t.tntp": _TRIPS}),
+    Case("assign", "negative gap in scientific notation", ("assign", "--net", "n", "--trips", "t", "--gap", "-1e-4"),
+         "--gap must be a number >= 0, got -0.0001"),
+    Case("assign", "negative time limit", ("assign", "--net", "n", "--trips", "t", "--time-limit", "-5"),
+         "--time-limit must be seconds > 0"),
+    # transit dndp
+    Case("dndp", "negative optimality gap", ("dndp", "--instance", "i", "--trips", "t", "--budget", "5",
+                                             "--opt-gap=-0.1"), "--opt-gap -0.1"),
+    Case("dndp", "budget fraction above one", ("dndp", "--instance", "i", "--trips", "t", "--budget-fraction", "1.5"),
+         "--budget-fraction 1.5"),
+)
+
+
+def render() -> str:
+    """``docs/reliability.md`` from the table."""
+    rows = "\n".join(f"| `transit {c.command}` | {c.what} | `{' '.join(c.argv)}` | exit 2, one line holding "
+                     f"“{c.fragment}”; output left as it was |" for c in CASES)
+    return f"""# Reliability: bad inputs and what the tool does with them
+
+Generated by `python -m tests.bad_input_cases` from the table in `tests/bad_input_cases.py` (do not
+edit by hand); `tests/test_bad_inputs.py` runs every case on every CI run. For each: exit status 2,
+exactly one line on stderr naming the file, field or value, and the output path exactly as it was
+(absent stays absent, an existing file keeps its bytes). `{{tmp}}` is a fresh folder holding the case's
+files.
+
+| entry point | bad input | command | outcome |
+|---|---|---|---|
+{rows}
+
+## Other guarantees, each with its test
+
+| guarantee | test |
+|---|---|
+| Ctrl-C during a CP-SAT solve stops the search; the command exits 130 with one line and leaves no folder, not even a hidden temporary one | `tests/test_hardening.py::test_ctrl_c_*` |
+| two identical runs of `transit optimize` write identical files (CSV, report, map, GeoPackage; `run.json` differs only in timings) | `tests/test_hardening.py::test_two_identical_runs_write_identical_files` |
+| a read-only install run by a user without a writable home still compiles its kernels (numba's cache moves to a writable folder) | `tests/test_hardening.py::test_numba_gets_a_writable_cache_when_the_install_is_read_only` |
+| a drive extract without rail builds its roads with a one-line warning (`--network both`) | `tests/test_hardening.py::test_a_drive_extract_builds_its_roads_and_warns_about_rail` |
+| budgets of 1e20 bind nothing instead of overflowing the integer model | `tests/test_hardening.py::test_huge_budgets_bind_nothing` |
+| infeasible programmes say what conflicts (required project too dear, a dependency too late, exclusions, committed overspending) | `tests/test_programme.py::test_programme_infeasible_requirements_say_what_conflicts` |
+
+## Not yet done (issue 15)
+
+Property-based tests (hypothesis) and fuzz runs of the readers, the memory guard for oversized extracts,
+a lock against two runs writing one folder, and cache corruption detected by hash are not built yet.
+"""
+
+
+if __name__ == "__main__":
+    DOC.write_text(render(), encoding="utf-8")
+    print(f"wrote {DOC.relative_to(REPO)} ({len(CASES)} cases)")
