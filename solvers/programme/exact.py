@@ -1,0 +1,362 @@
+"""The exact programme: CP-SAT over per-year ordered record chains, with saving caps and a seeded start."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from networks.errors import InfeasibleError, InputError, SolverError
+from solvers._sigint import solve_interruptibly
+from solvers.programme._setup import (
+    ProgrammeProject, ProgrammeResult, _Setup, _feasible, _final_improvements, _greedy_order, _group_floors,
+    _list_schedule, _result, _setup, _spend, _value_by_records,
+)
+from solvers.selection._instance import _bits
+from solvers.selection._types import _SAVING_SCALE_TARGET, _SEED, Project
+from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_labels
+from solvers.selection.markets import Layer, Markets
+
+
+def _saving_caps(setup: _Setup, deadline: float | None) -> tuple[dict[Any, float], list[tuple[float, int]]]:
+    """Per period, an upper bound on the saving of any network that can be open then.
+
+    A project open in year ``t`` started by ``t - d_i`` (so ``t - d_i >= `` its earliest start)
+    and spent all its cost in years before ``t``: the open set is a design of such projects
+    within the sum of those years' budgets (member caps ignored: the bound stays valid).  The
+    one-shot selection's proved bound for that design problem (the exact records, restricted to
+    the projects that can be open) caps the saving.  Also returns the one-shot designs found
+    (budget, project mask), which seed the search (:func:`_list_schedule`).
+    """
+    from solvers.selection.cpsat import _Savings, _solve_model
+
+    import copy
+
+    n = len(setup.ids)
+    cumulative: dict[Any, float] = {}
+    total = 0.0
+    for y in setup.years:
+        cumulative[y] = total
+        total += setup.budgets[y]
+    cumulative["after"] = total
+
+    def can_open(k: int, t: Any) -> bool:
+        return bool(setup.starts[k]) and (t == "after" or setup.starts[k][0] + setup.durations[k] <= t)
+
+    caps: dict[Any, float] = {}
+    solved: dict[tuple[float, int], float] = {}
+    designs: list[tuple[float, int]] = []
+    hint = 0
+    for t, budget in sorted(cumulative.items(), key=lambda kv: (kv[1], str(kv[0]))):
+        allowed = sum(1 << k for k in range(n) if can_open(k, t))
+        if not allowed or not budget > 0:
+            caps[t] = 0.0
+            continue
+        if not math.isfinite(budget):
+            continue
+        # what an open project surely took from the budgets before t: its charged spending
+        # before t, at the start that charges least (all of its cost when it starts in the
+        # horizon and counts against the budget; less for a committed start before the horizon)
+        inst = copy.copy(setup.problem.inst)
+        inst.costs = np.array([
+            min((sum(c for y, c in _spend(setup, k, s).items() if t == "after" or y < t)
+                 for s in setup.starts[k] if t == "after" or s + setup.durations[k] <= t), default=0.0)
+            for k in range(n)], dtype=float)
+        key = (budget, allowed, tuple(inst.costs))
+        if key not in solved:
+            records = [[(m, c) for m, c in rs if m & ~allowed == 0] for rs in setup.sav.records]
+            sav = _Savings(records=records, base_objective=setup.sav.base_objective,
+                           lower_objective=setup.sav.lower_objective, complete=setup.sav.complete,
+                           evaluate=setup.sav.evaluate, stats={})
+            r = _solve_model(inst, sav, budget=budget, caps={}, deadline=deadline, relative_gap=0.0, log=None,
+                             started=time.perf_counter(), hint=hint & allowed)
+            solved[key] = max(0.0, setup.sav.base_objective - r.bound)
+            hint = inst.mask_of(r.selected)
+            designs.append((budget, hint))
+        caps[t] = solved[key]
+    return caps, designs
+
+
+def solve_programme(
+    layers: Sequence[Layer],
+    projects: Sequence[Project],
+    markets: Markets,
+    *,
+    years: Sequence[int],
+    schedule: Mapping[str, ProgrammeProject],
+    yearly_budget: float | Mapping[int, float],
+    weights: Mapping[int, float],
+    weight_after: float = 0.0,
+    start_costs: Mapping[str, Mapping[int, float]] | None = None,
+    member_caps: Mapping[str, float | Mapping[int, float]] | None = None,
+    time_limit: float | None = None,
+    relative_gap: float = 0.0,
+    workers: int = 1,
+    saving_caps: bool = True,
+    log: Callable[[str], None] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
+    group_minimum: Mapping[str, float] | None = None,
+) -> ProgrammeResult:
+    """The programme of largest value (see the module docstring), with a proof or a gap.
+
+    ``time_limit`` (seconds) stops the search with the best programme found and its gap;
+    ``relative_gap`` stops it once proved within that gap; ``workers`` CP-SAT threads (the
+    result is deterministic for a given number of workers).  ``saving_caps`` adds valid
+    inequalities that tighten the relaxation: every project open in year ``t`` was paid for in
+    the years before ``t``, so year ``t``'s network is a design within the budgets of those
+    years together, and its saving is at most the one-shot optimum (its proved bound) at that
+    cumulative budget (:func:`_saving_caps`).  They cut off no programme.
+
+    ``groups`` (name -> market indices) with ``group_minimum`` (name -> fraction in [0, 1))
+    require the final network (the one kept after the horizon) to improve each named group by
+    at least that fraction of its base objective (fairness across groups of markets, e.g. axes;
+    floors on the integer-scaled savings, as :mod:`solvers.selection.fairness`).  The exact
+    improvements of the final network are in ``stats["group_improvement"]``.
+    """
+    from ortools.sat.python import cp_model
+
+    started = time.perf_counter()
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
+                                   or not time_limit > 0):
+        raise InputError(f"time_limit = {time_limit!r}: expected seconds > 0")
+    if not isinstance(relative_gap, (int, float)) or not 0 <= relative_gap < 1:
+        raise InputError(f"relative_gap = {relative_gap!r}: expected a number in [0, 1)")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers = {workers!r}: expected a whole number >= 1")
+    setup = _setup(layers, projects, markets, years=years, schedule=schedule, yearly_budget=yearly_budget,
+                   weights=weights, weight_after=weight_after, start_costs=start_costs, member_caps=member_caps)
+    floors = _group_floors(setup, groups, group_minimum)
+    inst = setup.problem.inst
+    n = len(setup.ids)
+    ys = setup.years
+    deadline = None if time_limit is None else started + float(time_limit)
+    caps_by_period, designs = _saving_caps(setup, deadline) if saving_caps else ({}, [])
+    # two starting programmes, the better one (valued from the records) hints the search: the
+    # one-shot optima's order, and the greedy benefit/cost order (so the result is never worse
+    # than the greedy baseline)
+    seeds = {"one-shot order": _list_schedule(setup, designs),
+             "benefit/cost order": _list_schedule(setup, [], order=_greedy_order(setup)[0])}
+    seed_values = {name: (_value_by_records(setup, sd) if _feasible(setup, sd) else -math.inf)
+                   for name, sd in seeds.items()}
+    seed_name = max(seed_values, key=lambda name: (seed_values[name], name == "one-shot order"))
+    seed = seeds[seed_name]
+    model = cp_model.CpModel()
+    x = [{s: model.NewBoolVar(f"start_{setup.ids[k]}_{s}") for s in setup.starts[k]} for k in range(n)]
+    for k in range(n):
+        if x[k]:
+            if setup.required[k]:
+                model.AddExactlyOne(x[k].values())
+            else:
+                model.AddAtMostOne(x[k].values())
+    # open[k][t]: open in year t (t in the horizon, or "after" it)
+    periods: list[Any] = [*ys, "after"]
+
+    def opens_by(k: int, t: Any) -> list[Any]:
+        return [v for s, v in x[k].items() if t == "after" or s + setup.durations[k] <= t]
+
+    open_lit: list[dict[Any, Any]] = []
+    for k in range(n):
+        row = {}
+        for t in periods:
+            lits = opens_by(k, t)
+            if not lits:
+                row[t] = None
+            elif len(lits) == 1:
+                row[t] = lits[0]
+            else:
+                v = model.NewBoolVar("")
+                model.Add(sum(lits) == v)
+                row[t] = v
+        open_lit.append(row)
+    # dependencies: i opens no earlier than what it requires; exclusions: never both
+    for k in range(n):
+        for j in _bits(inst.direct_requires[k]):
+            for t in periods:
+                if open_lit[k][t] is not None:
+                    if open_lit[j][t] is None:
+                        model.Add(open_lit[k][t] == 0)
+                    else:
+                        model.AddImplication(open_lit[k][t], open_lit[j][t])
+        for j in _bits(inst.excl[k]):
+            if j > k and x[k] and x[j]:
+                model.Add(sum(x[k].values()) + sum(x[j].values()) <= 1)
+    # money: costs rounded up, limits down unless decimal
+    amounts = [c for k in range(n) for s in setup.starts[k][:1] for c in _spend(setup, k, s).values()]
+    amounts += [float(inst.costs[k]) * share for k in range(n) for share in setup.shares[k]]
+    # a limit at least everything that could be spent binds nothing (and a huge one could
+    # overflow the integer scaling): treated as no limit
+    ceiling = float(sum(inst.costs))
+    setup.budgets = {y: (math.inf if v >= ceiling else v) for y, v in setup.budgets.items()}
+    setup.member_caps = {m: {y: (math.inf if v >= ceiling else v) for y, v in cap.items()}
+                         for m, cap in setup.member_caps.items()}
+    limits = [v for v in setup.budgets.values() if math.isfinite(v)]
+    limits += [v for cap in setup.member_caps.values() for v in cap.values() if math.isfinite(v)]
+    scale, exact = _cost_scale([*amounts, *limits])
+    up = (lambda v: round(v * scale)) if exact else (lambda v: math.ceil(v * scale))
+    down = (lambda v: round(v * scale)) if exact else (lambda v: math.floor(v * scale))
+    for y in ys:
+        def spend_terms(keep: Callable[[int], bool], y: int = y) -> list[Any]:
+            terms = []
+            for k in range(n):
+                if not keep(k):
+                    continue
+                for s, v in x[k].items():
+                    amount = _spend(setup, k, s).get(y, 0.0)
+                    if amount > 0:
+                        terms.append(up(amount) * v)
+            return terms
+
+        if math.isfinite(setup.budgets[y]):
+            terms = spend_terms(lambda k: True)
+            if terms:
+                model.Add(sum(terms) <= down(setup.budgets[y]))
+        for member, cap in setup.member_caps.items():
+            if math.isfinite(cap[y]):
+                terms = spend_terms(lambda k, m=member: inst.projects[k].member == m)
+                if terms:
+                    model.Add(sum(terms) <= down(cap[y]))
+    # savings: the ordered record formulation once per period, on that period's open literals
+    labels = None
+    if floors:
+        member_of: list[list[int]] = [[] for _ in setup.sav.records]
+        for g, (items, _, _) in enumerate(floors):
+            for m in items:
+                member_of[m].append(g)
+        labels = [tuple(x) for x in member_of]
+    labelled = _merge_labels([[(m, c) for m, c in rs if c > 0] for rs in setup.sav.records], labels)
+    records = [items for items, _ in labelled]
+    period_weight = {**setup.weights, "after": setup.after}
+    best_total = sum(max((c for _, c in rs), default=0.0) for rs in records)
+    start_cost_top = sum(max((abs(c) for c in row.values()), default=0.0) for row in setup.start_costs)
+    top = best_total * sum(period_weight.values()) + start_cost_top
+    obj_scale = _SAVING_SCALE_TARGET / top if top > 0 else 1.0
+    terms: list[tuple[int, Any]] = []
+    slack_units = 0
+    n_records = 0
+    for t in periods:
+        wt = period_weight[t]
+        if wt <= 0:
+            continue
+        avail_cache: dict[int, Any] = {}
+
+        def avail(mask: int, t: Any = t, cache: dict[int, Any] = avail_cache) -> Any:
+            if mask in cache:
+                return cache[mask]
+            lits = [open_lit[i][t] for i in _bits(mask)]
+            if any(v is None for v in lits):
+                lit = None  # some project of the set cannot be open by then
+            elif len(lits) == 1:
+                lit = lits[0]
+            else:
+                lit = model.NewBoolVar("")
+                for v in lits:
+                    model.AddImplication(lit, v)
+            cache[mask] = lit
+            return lit
+
+        period_terms: list[tuple[int, Any]] = []
+        period_items = 0
+        group_terms: list[list[tuple[int, Any]]] = [[] for _ in floors]
+        for rs, (_, label) in zip(records, labelled):
+            ranked = [(round(c * wt * obj_scale), m) for m, c in rs]
+            ranked = sorted(((c, m) for c, m in ranked if c > 0 and avail(m) is not None), key=lambda r: (-r[0], r[1]))
+            if not ranked:
+                continue
+            slack_units += 1
+            period_items += 1
+            mine: list[tuple[int, Any]] = []
+            n_records += _add_ordered(model, ranked, avail, mine)
+            period_terms += mine
+            if t == "after":
+                for g in label or ():
+                    group_terms[g] += mine
+        terms += period_terms
+        if t == "after":
+            for g, (_, base_g, (num, den)) in enumerate(floors):
+                need = -((-num * int(round(base_g * wt * obj_scale))) // den)
+                if need > 0:
+                    model.Add(sum(c * v for c, v in group_terms[g]) >= need)
+        cap = caps_by_period.get(t, math.inf)
+        if period_terms and math.isfinite(cap):
+            # each item's scaled saving is within half a unit of the exact one
+            model.Add(sum(c * v for c, v in period_terms) <= math.floor(cap * wt * obj_scale + 0.5 * period_items))
+    for k in range(n):
+        for s, v in x[k].items():
+            c_int = round(setup.start_costs[k][s] * obj_scale)
+            if c_int:
+                terms.append((-c_int, v))
+                slack_units += 1
+    slack = 0.5 * slack_units / obj_scale
+    model.Maximize(sum(c * v for c, v in terms) if terms else 0)
+    for k in range(n):
+        for s_, v in x[k].items():
+            model.AddHint(v, seed.get(setup.ids[k]) == s_)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = _SEED
+    solver.parameters.cp_model_probing_level = 0
+    if deadline is not None:  # what the saving caps left of the time limit
+        solver.parameters.max_time_in_seconds = max(0.1, deadline - time.perf_counter())
+    if relative_gap > 0:
+        solver.parameters.relative_gap_limit = float(relative_gap)
+    if log:
+        solver.parameters.log_search_progress = True
+        solver.parameters.log_to_stdout = False
+        solver.log_callback = log
+    needs_solve = bool(terms) or any(setup.required) or bool(floors)
+    status = solver.StatusName(solve_interruptibly(solver, model)) if needs_solve else "OPTIMAL"
+    stats: dict[str, Any] = {"projects": n, "years": len(ys), "records_in_model": n_records,
+                             "market_records": setup.sav.stats.get("market_records"), "cpsat_status": status,
+                             "objective_scale": obj_scale, "rounding_slack": slack, "cost_scale": scale,
+                             "cost_scale_exact": exact,
+                             "saving_caps": {str(t): v for t, v in caps_by_period.items()},
+                             "seed_programme": seed, "seed": seed_name,
+                             "seed_values": {k: v for k, v in seed_values.items()}}
+    if status == "MODEL_INVALID":
+        raise SolverError(f"programme: CP-SAT rejected the model: {model.Validate()}")
+    if status == "INFEASIBLE" and floors:
+        raise InfeasibleError("programme: no programme's final network improves every group by its minimum ("
+                              + ", ".join(f"{name} {100 * rho:g} %" for name, rho in (group_minimum or {}).items())
+                              + ") within the budgets; lower a minimum or raise the budget")
+    if status == "INFEASIBLE":
+        needed = [pid for pid, req in zip(setup.ids, setup.required) if req]
+        if needed:
+            raise InfeasibleError(f"programme: no programme starts every required project ({', '.join(needed)}) "
+                                  "within the yearly budgets, member caps and dependencies together; each fits alone")
+        raise InfeasibleError("programme: no feasible programme; starting nothing should always be feasible")
+    chosen: dict[str, int] = {}
+    bound = math.inf
+    proved = False
+    if status in ("OPTIMAL", "FEASIBLE") and needs_solve:
+        for k in range(n):
+            for s, v in x[k].items():
+                if solver.BooleanValue(v):
+                    chosen[setup.ids[k]] = s
+        if terms:
+            obj_int = solver.ObjectiveValue()
+            bound_int = solver.BestObjectiveBound()
+            proved = status == "OPTIMAL" and math.floor(bound_int + 1e-6) <= round(obj_int)
+            bound = bound_int / obj_scale + slack
+            stats.update(objective_int=obj_int, bound_int=bound_int)
+        else:  # nothing saves anything: any programme with the required projects is optimal
+            proved, bound = status == "OPTIMAL", 0.0
+        stats.update(wall_time=solver.WallTime(), branches=solver.NumBranches(), conflicts=solver.NumConflicts())
+    elif not needs_solve:
+        proved = True
+        bound = 0.0
+    elif any(setup.required):
+        raise InfeasibleError("programme: no programme starting every required project was found within the time "
+                              "limit")
+    elif floors:
+        raise InfeasibleError("programme: no programme meeting the groups' minimum improvements was found within "
+                              "the time limit")
+    if not _feasible(setup, chosen):
+        raise SolverError(f"programme: CP-SAT returned an infeasible programme {chosen} (scaling bug)")
+    if floors:
+        stats["group_improvement"] = _final_improvements(setup, chosen, floors, list(group_minimum))
+        stats["group_minimum"] = dict(group_minimum)
+    return _result(setup, chosen, {}, bound=bound, proved=proved, started=started, stats=stats,
+                   tiny=max(1e-9 * top, 2 * slack))
