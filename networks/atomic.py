@@ -92,9 +92,39 @@ def atomic_output_dir(path: str | os.PathLike[str], *, managed: Iterable[str] = 
     final = check_output_path(path, folder=True)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     except OSError as err:
         raise InputError(f"output {final}: cannot write there ({err.strerror or err})") from None
+    with _exclusive(final):
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        except OSError as err:
+            raise InputError(f"output {final}: cannot write there ({err.strerror or err})") from None
+        yield from _fill_and_swap(final, tmp, managed)
+
+
+@contextlib.contextmanager
+def _exclusive(final: Path) -> Iterator[None]:
+    """Hold a lock on the output folder while it is written: a second run writing the same folder
+    at the same time stops with a clear message instead of interleaving with the first."""
+    import fcntl
+
+    lock_path = final.with_name(f".{final.name}.lock")
+    handle = open(lock_path, "a")  # noqa: SIM115 - held for the block
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InputError(f"output {final}: another run is writing this folder now; wait for it to finish or "
+                         "choose another --out") from None
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _fill_and_swap(final: Path, tmp: Path, managed: Iterable[str]) -> Iterator[Path]:
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder

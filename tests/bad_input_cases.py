@@ -165,13 +165,16 @@ files.
 | two identical runs of `transit optimize` write identical files (CSV, report, map, GeoPackage; `run.json` differs only in timings) | `tests/test_hardening.py::test_two_identical_runs_write_identical_files` |
 | a read-only install run by a user without a writable home still compiles its kernels (numba's cache moves to a writable folder) | `tests/test_hardening.py::test_numba_gets_a_writable_cache_when_the_install_is_read_only` |
 | a drive extract without rail builds its roads with a one-line warning (`--network both`) | `tests/test_hardening.py::test_a_drive_extract_builds_its_roads_and_warns_about_rail` |
+| two runs writing one output folder at once: the second stops with a clear message (a lock), the first's output is whole | `tests/test_hardening.py::test_two_runs_cannot_write_one_output_folder_at_once` |
+| catalogue and member ids are plain names, never paths (`../x` is refused), so nothing can be written outside the output folder | `tests/test_hardening.py::test_catalogue_schema_is_strict` |
 | budgets of 1e20 bind nothing instead of overflowing the integer model | `tests/test_hardening.py::test_huge_budgets_bind_nothing` |
 | infeasible programmes say what conflicts (required project too dear, a dependency too late, exclusions, committed overspending) | `tests/test_programme.py::test_programme_infeasible_requirements_say_what_conflicts` |
 
 ## Not yet done (issue 15)
 
 Property-based tests (hypothesis) and fuzz runs of the readers, the memory guard for oversized extracts,
-a lock against two runs writing one folder, and cache corruption detected by hash are not built yet.
+and cache corruption detected by a hash of the content (today a corrupt cache is detected when it cannot
+be read, and rebuilt) are not built yet.
 """
 
 

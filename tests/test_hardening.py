@@ -78,6 +78,7 @@ def _catalogue(tmp_path, change):
     (lambda ps: ps[0].__setitem__("length_km", -3), r"'length_km' = -3; expected kilometres >= 0"),
     (lambda ps: ps.__setitem__(0, "tongsujiayong"), r"projects\[0\] = 'tongsujiayong'; expected an object"),
     (lambda ps: ps.clear(), r"'projects' is empty; expected at least one candidate project"),
+    (lambda ps: ps[0].__setitem__("id", "../x"), r"id '\.\./x'; expected letters, digits"),
 ])
 def test_catalogue_schema_is_strict(tmp_path, change, message):
     load = _catalogue(tmp_path, change)
@@ -255,3 +256,25 @@ def test_two_identical_runs_write_identical_files(tmp_path):
         if name == "run.json":  # holds the timings
             continue
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_two_runs_cannot_write_one_output_folder_at_once(tmp_path):
+    import fcntl
+
+    from networks.atomic import atomic_output_dir
+    from networks.errors import InputError
+
+    out = tmp_path / "results"
+    with atomic_output_dir(out) as first:
+        (first / "a.csv").write_text("first")
+        with pytest.raises(InputError, match="another run is writing this folder now"):
+            with atomic_output_dir(out):
+                pass
+    assert (out / "a.csv").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no lock or temporary left
+    # a lock held by another process is honoured the same way
+    with open(tmp_path / ".results.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(InputError, match="another run"):
+            with atomic_output_dir(out):
+                pass

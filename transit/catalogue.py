@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,7 @@ def _member(item: Any, k: int, path: Path) -> Member:
     where = f"{path}: members[{k}]"
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
         raise CatalogueError(f"{where}: expected an object with a non-empty string 'id'")
+    _check_id(item["id"], where)
     unknown = sorted(set(item) - _MEMBER_KEYS)
     if unknown:
         raise CatalogueError(f"{where} ({item['id']}): unknown key(s) {unknown}; expected among {sorted(_MEMBER_KEYS)}")
@@ -342,8 +344,20 @@ PROJECT_STATUSES = ("under_construction", "partly_open", "approved", "planned", 
 PROJECT_KINDS = ("new_line", "crossing", "upgrade")
 
 
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _check_id(value: Any, where: str) -> None:
+    """Ids are plain names (letters, digits, ``_``, ``-``, ``.``; not starting with a dot): never
+    paths, so no output named after one can land outside the output folder."""
+    if not isinstance(value, str) or not _ID.match(value) or ".." in value:
+        raise CatalogueError(f"{where}: id {value!r}; expected letters, digits, '_', '-' or '.' "
+                             "(not a path)")
+
+
 def _check_project_schema(item: dict[str, Any], where: str, known: set[str]) -> None:
     """Unknown keys and wrong types in a catalogue entry, named with the entry."""
+    _check_id(item.get("id"), where)
     allowed = known | PROJECT_NOTE_KEYS
     for key in item:
         if key not in allowed:
