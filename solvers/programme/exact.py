@@ -355,6 +355,11 @@ def solve_programme(
                               "the time limit")
     if not _feasible(setup, chosen):
         raise SolverError(f"programme: CP-SAT returned an infeasible programme {chosen} (scaling bug)")
+    if not proved and not floors and seed_values[seed_name] > _value_by_records(setup, chosen) + 1e-9 * top:
+        # stopped early with an incumbent worse than the starting programme (a hint guides
+        # CP-SAT's search but is not kept as a solution): report the starting programme
+        chosen = dict(seed)
+        stats["incumbent"] = f"starting programme ({seed_name}): better than CP-SAT's incumbent at the limit"
     if floors:
         stats["group_improvement"] = _final_improvements(setup, chosen, floors, list(group_minimum))
         stats["group_minimum"] = dict(group_minimum)
