@@ -191,7 +191,7 @@ def city_benefits(run: Any, savings: DesignSavings) -> pd.DataFrame:
         if key not in memo:
             memo[key] = by_city(key)
         pv += weight * memo[key]
-    final = memo.get(tuple(sorted(run.result.open_sets["after"])), by_city(run.result.open_sets["after"]))
+    final = memo[tuple(sorted(run.result.open_sets["after"]))]  # the last period of _open_sets
     province = dict(zip(model.zone_table["city"], model.zone_table["province"]))
     table = pd.DataFrame({"city": cities, "province": [province[c] for c in cities],
                           "saving_min_per_day": final, "pv_benefit_bn_cny": pv / 1e9})

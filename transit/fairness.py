@@ -87,6 +87,7 @@ def fairness_section(run: Any, table: pd.DataFrame) -> str:
         return ""
     free, chosen = fair.unconstrained, fair.result
     saving_free = free.base_objective - free.objective
+    unit = " (money-equivalent: the objective nets the projects' costs)" if run.objective == "npv" else ""
     price_pct = 100 * fair.price / saving_free if saving_free > 0 else float("nan")
     if fair.mode == "maximin":
         how = (f"**maximin**: the package whose worst axis improves most ({100 * fair.worst:.3f} %), then the best "
@@ -104,7 +105,7 @@ def fairness_section(run: Any, table: pd.DataFrame) -> str:
 Option: {how} Status of the fair package: **{chosen.status}** (objective {chosen.objective:,.0f}, bound
 {chosen.bound:,.0f}, gap {chosen.gap:.2e}). Without fairness the optimum is {', '.join(free.selected) or 'nothing'}
 ({free.status}); with it, {', '.join(chosen.selected) or 'nothing'}. **Price of fairness: {fair.price:,.0f}
-generalized minutes a day ({price_pct:.2f} % of the unconstrained saving).** Improvement = fall of each axis's
+generalized minutes a day{unit} ({price_pct:.2f} % of the unconstrained optimum's gain).** Improvement = fall of each axis's
 demand-weighted composite generalized cost; axes share city pairs, so they overlap (fairness.csv).
 
 {_md_table(table, '{:,.4g}')}

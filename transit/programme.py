@@ -27,7 +27,6 @@ import pandas as pd
 
 from networks.atomic import atomic_output_dir
 from networks.errors import CatalogueError, InputError
-from transit.catalogue import PROJECT_STATUSES
 from solvers.programme import ProgrammeProject, ProgrammeResult, solve_programme
 from transit.appraisal import (
     appraisal_parameters,
@@ -37,6 +36,7 @@ from transit.appraisal import (
 )
 from transit.appraisal.cashflows import _discount
 from transit.appraisal.parameters import AppraisalParameters, category
+from transit.catalogue import PROJECT_STATUSES
 
 __all__ = ["OUTPUTS", "PROGRAMME_OBJECTIVES", "ProgrammeRun", "programme_inputs", "run_programme", "write_programme"]
 

@@ -9,8 +9,8 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from networks.errors import SolverError
-from solvers.dndp._problem import _Evaluator, _Problem
 from solvers._sigint import solve_interruptibly
+from solvers.dndp._problem import _Evaluator, _Problem
 
 
 def _design_space(problem: _Problem) -> tuple[cp_model.CpModel, list[Any]]:

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 
 from networks.errors import InfeasibleError, SolverError
+from solvers._sigint import solve_interruptibly
 from solvers.selection._instance import _Instance, _bits
 from solvers.selection._types import SelectionResult, _SAVING_SCALE_TARGET, _SEED
 from solvers.selection._types import DesignValue
 from solvers.selection.records import _Records
-from solvers._sigint import solve_interruptibly
 
 
 class FloorsInfeasible(InfeasibleError):
@@ -93,22 +93,17 @@ def _shortest_path_savings(inst: _Instance, recs: _Records) -> _Savings:
     )
 
 
-def _merge_same_ranking(records: list[list[tuple[int, float]]],
-                        labels: Sequence[Any] | None = None) -> list[list[tuple[int, float]]]:
+def _merge_labels(records: list[list[tuple[int, float]]],
+                  labels: Sequence[Any] | None = None) -> list[tuple[list[tuple[int, float]], Any]]:
     """Merge demand items whose records rank the same project sets in the same order.
 
     An item saves the saving of its best-ranked record whose project set is built; items that
     rank the same sets in the same order (savings descending, ties by set) always pick the same
     record, so their sum is one item whose savings are the sums.  Exact, and it shrinks the
     model when many zone pairs depend on the same projects in the same way.  With ``labels``
-    (one per item) only items of the same label are merged; :func:`_merge_labels` gives the
-    label of each merged item.
+    (one per item, e.g. the groups it belongs to) only items of the same label are merged.
+    Returns ``(records, label)`` per merged item.
     """
-    return [items for items, _ in _merge_labels(records, labels)]
-
-
-def _merge_labels(records: list[list[tuple[int, float]]],
-                  labels: Sequence[Any] | None = None) -> list[tuple[list[tuple[int, float]], Any]]:
     merged: dict[tuple[Any, tuple[int, ...]], dict[int, float]] = {}
     for k, rs in enumerate(records):
         if not rs:
