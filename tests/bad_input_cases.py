@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "reliability.md"
 
-_NET = """<NUMBER OF ZONES> 2
+TNTP_NET = """<NUMBER OF ZONES> 2
 <NUMBER OF NODES> 3
 <FIRST THRU NODE> 1
 <NUMBER OF LINKS> 2
@@ -128,7 +128,7 @@ CASES: tuple[Case, ...] = (
     Case("assign", "network path is a folder", ("assign", "--net", "{tmp}", "--trips", "{tmp}/t.tntp"),
          "is a folder; expected a TNTP file"),
     Case("assign", "NaN capacity", ("assign", "--net", "{tmp}/x_net.tntp", "--trips", "{tmp}/t.tntp"),
-         "capacity nan is not a number", {"x_net.tntp": _NET.format(cap="nan"), "t.tntp": _TRIPS}),
+         "capacity nan is not a number", {"x_net.tntp": TNTP_NET.format(cap="nan"), "t.tntp": _TRIPS}),
     Case("assign", "negative gap in scientific notation", ("assign", "--net", "n", "--trips", "t", "--gap", "-1e-4"),
          "--gap must be a number >= 0, got -0.0001"),
     Case("assign", "negative time limit", ("assign", "--net", "n", "--trips", "t", "--time-limit", "-5"),

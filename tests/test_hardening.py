@@ -124,15 +124,7 @@ def test_output_paths_that_cannot_be_written_are_refused_before_the_run(tmp_path
     assert f"output {folder}: is a folder; expected a file name" in capsys.readouterr().err
 
 
-_NET = """<NUMBER OF ZONES> 2
-<NUMBER OF NODES> 3
-<FIRST THRU NODE> 1
-<NUMBER OF LINKS> 2
-<END OF METADATA>
-~ init term capacity length fft b power speed toll type ;
-1 3 {cap} 1 1 0.15 4 0 0 1 ;
-3 2 10 1 1 0.15 4 0 0 1 ;
-"""
+from tests.bad_input_cases import TNTP_NET as _NET  # noqa: E402  (one tiny network for both)
 
 
 @pytest.mark.parametrize("cap,message", [("nan", "capacity nan is not a number; expected a finite number"),

@@ -99,6 +99,7 @@ class _Setup:
     start_costs: list[dict[int, float]]
     required: list[bool] = field(default_factory=list)
     budgeted: list[bool] = field(default_factory=list)
+    base_values: np.ndarray | None = None  # each market's base cost, once group floors need it
 
 
 def _setup(layers: Sequence[Layer], projects: Sequence[Project], markets: Markets, *, years: Sequence[int],
@@ -388,7 +389,7 @@ def _group_floors(setup: _Setup, groups: Mapping[str, Sequence[int]] | None,
     if not setup.after > 0:
         raise InputError("programme: group minimums apply to the final network, which needs weight_after > 0")
     demand = np.asarray(setup.problem.markets.demand, dtype=float)
-    base_values = np.asarray(setup.problem.evaluate(0).od_times, dtype=float)
+    base_values = setup.base_values = np.asarray(setup.problem.evaluate(0).od_times, dtype=float)
     out = []
     for name, rho in minimum.items():
         if name not in groups:
@@ -412,9 +413,8 @@ def _final_improvements(setup: _Setup, starts: Mapping[str, int], floors: list, 
     index = {pid: k for k, pid in enumerate(setup.ids)}
     mask = sum(1 << index[p] for p in starts)
     demand = np.asarray(setup.problem.markets.demand, dtype=float)
-    base_values = np.asarray(setup.problem.evaluate(0).od_times, dtype=float)
     values = np.asarray(setup.sav.evaluate(mask).od_times, dtype=float)
-    saving = demand * (base_values - values)
+    saving = demand * (setup.base_values - values)  # base values kept by _group_floors
     return {name: float(saving[items].sum()) / base for name, (items, base, _) in zip(names, floors)}
 
 
