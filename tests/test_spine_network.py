@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+
 import networkx as nx
 import numpy as np
 import pytest
 
 from networks.conflate import CatalogueLine, Stop, conflate_lines
-from networks.embedded import load_embedded_arrays
+from networks.embedded import load_embedded_arrays, write_extract
 from networks.errors import CacheError, InputError
 from networks.geometry import haversine_km
 from networks.multimodal import AccessParameters, compose_multimodal, zone_node
 from networks.paths import CompiledGraph, shortest_path_lengths, skim
+from transit.config import DATA_DIR
 
 YRD_BBOX = (117.5, 27.0, 123.0, 33.0)
 
 
-def test_embedded_railways_clip_and_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path))
-    first = load_embedded_arrays("railways", bbox=YRD_BBOX)
+EXTRACT = {d: DATA_DIR / "osm" / f"yrd_{d}.npz" for d in ("railways", "highways")}
+
+
+def test_shipped_extract_clips_to_the_box():
+    first = load_embedded_arrays("railways", bbox=YRD_BBOX, extract=EXTRACT["railways"])
     west, south, east, north = YRD_BBOX
     assert ((first.lon >= west) & (first.lon <= east) & (first.lat >= south) & (first.lat <= north)).all()
     assert len(first.lon) > 2000 and len(first.u) > 3000  # the YRD has thousands of km of track
@@ -26,30 +32,66 @@ def test_embedded_railways_clip_and_cache(tmp_path, monkeypatch):
     # scgraph-data stores km with three decimals; edge lengths agree with the coordinates
     chord = haversine_km(first.lon[first.u], first.lat[first.u], first.lon[first.v], first.lat[first.v])
     assert np.median(np.abs(first.length_km - chord)) < 0.05
-    cached = list((tmp_path / "embedded").glob("railways-*.npz"))
-    assert len(cached) == 1 and first.key in cached[0].name
-    again = load_embedded_arrays("railways", bbox=YRD_BBOX)
-    assert np.array_equal(first.u, again.u) and np.array_equal(first.length_km, again.length_km)
-    other = load_embedded_arrays("railways", bbox=(120.0, 30.0, 121.0, 31.0))
+    again = load_embedded_arrays("railways", bbox=YRD_BBOX, extract=EXTRACT["railways"])
+    assert again.key == first.key and np.array_equal(first.u, again.u)
+    other = load_embedded_arrays("railways", bbox=(120.0, 30.0, 121.0, 31.0), extract=EXTRACT["railways"])
     assert other.key != first.key and len(other.lon) < len(first.lon)
+    # a clip of the clip is the clip: the nodes kept are the world nodes inside the smaller box
+    inside = (first.lon >= 120) & (first.lon <= 121) & (first.lat >= 30) & (first.lat <= 31)
+    assert np.array_equal(other.source_ids, first.source_ids[inside])
+
+
+def test_shipped_extracts_match_their_recorded_hashes():
+    """data/SOURCES.md records each extract's sha256; the files are what was recorded."""
+    sources = (DATA_DIR / "SOURCES.md").read_text(encoding="utf-8")
+    for path in EXTRACT.values():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"`{path.name}` sha256 `{digest}`" in sources
+
+
+def test_extract_equals_the_world_graph_clip(tmp_path, monkeypatch):
+    pytest.importorskip("scgraph_data", reason="the world graphs (pip install scgraph-data==2.0.0) are optional")
+    monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path))
+    for dataset, path in EXTRACT.items():
+        rebuilt = write_extract(dataset, bbox=(115.0, 25.0, 125.0, 35.0), path=tmp_path / path.name)
+        assert rebuilt.read_bytes() == path.read_bytes()  # byte for byte: the extract is reproducible
+        for bbox in (YRD_BBOX, (120.0, 30.0, 121.0, 31.0)):
+            a = load_embedded_arrays(dataset, bbox=bbox, extract=path)
+            b = load_embedded_arrays(dataset, bbox=bbox)
+            for name in ("lon", "lat", "u", "v", "length_km", "source_ids"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), (dataset, bbox, name)
+    cached = list((tmp_path / "embedded").glob("railways-*.npz"))
+    assert len(cached) == 2  # the world clips are cached, one per box
+    (tmp_path / "embedded" / cached[0].name).write_bytes(b"not a zip file at all")
+    with pytest.raises(CacheError, match=cached[0].name):
+        for bbox in (YRD_BBOX, (120.0, 30.0, 121.0, 31.0)):
+            load_embedded_arrays("railways", bbox=bbox)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip file at all"])
-def test_corrupt_cache_is_a_clear_error(tmp_path, monkeypatch, content):
-    monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path))
-    bbox = (120.0, 30.0, 121.0, 31.0)
-    load_embedded_arrays("railways", bbox=bbox)
-    (entry,) = (tmp_path / "embedded").glob("railways-*.npz")
+def test_corrupt_extract_is_a_clear_error(tmp_path, content):
+    entry = tmp_path / "yrd_railways.npz"
     entry.write_bytes(content)
-    with pytest.raises(CacheError, match=str(entry.name)):
-        load_embedded_arrays("railways", bbox=bbox)
+    with pytest.raises(InputError, match="not an extract written by write_extract"):
+        load_embedded_arrays("railways", bbox=YRD_BBOX, extract=entry)
+    with pytest.raises(InputError, match="expected 'highways'"):
+        load_embedded_arrays("highways", bbox=YRD_BBOX, extract=EXTRACT["railways"])
+    with pytest.raises(InputError, match="is a folder"):
+        load_embedded_arrays("railways", bbox=YRD_BBOX, extract=tmp_path)
+
+
+def test_box_beyond_the_extract_needs_the_world_graphs():
+    if importlib.util.find_spec("scgraph_data") is not None:
+        pytest.skip("scgraph-data is installed here, so a wider box is served from the world graphs")
+    with pytest.raises(InputError, match="reaches beyond the extract .* pip install scgraph-data"):
+        load_embedded_arrays("railways", bbox=(100.0, 20.0, 125.0, 35.0), extract=EXTRACT["railways"])
 
 
 def test_bad_bbox_and_dataset():
     with pytest.raises(InputError, match="bbox"):
-        load_embedded_arrays("railways", bbox=(121.0, 30.0, 120.0, 31.0))
+        load_embedded_arrays("railways", bbox=(121.0, 30.0, 120.0, 31.0), extract=EXTRACT["railways"])
     with pytest.raises(InputError, match="unknown embedded dataset"):
-        load_embedded_arrays("ferries", bbox=YRD_BBOX)
+        load_embedded_arrays("ferries", bbox=YRD_BBOX, extract=EXTRACT["railways"])
 
 
 def test_compiled_paths_equal_networkx_dijkstra():

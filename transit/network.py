@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -32,6 +33,7 @@ from networks.lines import contract_chains, line_layers
 from networks.multimodal import AccessParameters, compose_multimodal
 from networks.errors import CatalogueError
 from transit.catalogue import load_cities, load_expressways, load_rail_lines
+from transit.config import DATA_DIR
 from transit.model.zones import zones_for
 
 __all__ = ["BaseNetwork", "LINE_NODE_OFFSET", "RAIL_NODE_OFFSET", "access_parameters", "build_base_network",
@@ -56,7 +58,7 @@ class BaseNetwork:
     @property
     def description(self) -> str:
         embedded = ("OpenStreetMap-derived graphs of the package scgraph-data 2.0.0 ((c) OpenStreetMap "
-                    "contributors, ODbL), conflated with the curated catalogues in `data/` (rail lines in "
+                    "contributors, ODbL; the YRD extract in `data/osm/`), conflated with the curated catalogues in `data/` (rail lines in "
                     "service, expressways; see `data/SOURCES.md`)")
         if self.source == "embedded":
             return f"rail and road: {embedded}."
@@ -99,11 +101,20 @@ def add_stop_allowance(rail: nx.MultiDiGraph, minutes_per_km: float) -> None:
             data["travel_time"] += 60.0 * minutes_per_km * data["length"] / 1000.0
 
 
+def embedded_extract(dataset: str) -> Path:
+    """The shipped YRD extract of an embedded dataset (``data/osm/yrd_<dataset>.npz``).
+
+    It covers 115-125 E, 25-35 N; a configured ``network.bbox`` beyond it needs the world
+    graphs (``pip install scgraph-data==2.0.0``).
+    """
+    return DATA_DIR / "osm" / f"yrd_{dataset}.npz"
+
+
 def build_rail(config: dict[str, Any], *, use_cache: bool = True) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
     rail_cfg = config["rail"]
     rail = embedded_graph("railways", bbox=tuple(config["network"]["bbox"]), mode="rail",
                           speed_kph=rail_cfg["conventional_kph"], node_offset=RAIL_NODE_OFFSET, max_edge_km=1.0,
-                          use_cache=use_cache)
+                          use_cache=use_cache, extract=embedded_extract("railways"))
     lines = load_rail_lines()
     report = conflate_lines(
         rail, rail_catalogue_lines(lines, speed_factor=rail_cfg["speed_factor"],
@@ -136,7 +147,8 @@ def build_road(config: dict[str, Any], cities: pd.DataFrame, *, use_cache: bool 
                ) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
     road_cfg = config["road"]
     road = embedded_graph("highways", bbox=tuple(config["network"]["bbox"]), mode="road",
-                          speed_kph=road_cfg["other_kph"], use_cache=use_cache)
+                          speed_kph=road_cfg["other_kph"], use_cache=use_cache,
+                          extract=embedded_extract("highways"))
     routes = load_expressways(cities)
     lines = [
         CatalogueLine(id=r["id"], speed_kph=road_cfg["expressway_kph"],

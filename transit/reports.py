@@ -148,7 +148,7 @@ def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: P
         Line2D([], [], color="#c0392b", lw=2.6, label="selected project (rank. id)"),
         Line2D([], [], color="#85c1e9", lw=1.0, ls="--", label="candidate not selected"),
     ], loc="lower right", fontsize=7)
-    ax.text(0.01, 0.005, "Network data (c) OpenStreetMap contributors, ODbL (via scgraph-data)",
+    ax.text(0.01, 0.005, "Network data (c) OpenStreetMap contributors, ODbL (via scgraph-data 2.0.0)",
             transform=ax.transAxes, fontsize=6, color="#555555")
     fig.tight_layout()
     fig.savefig(path)
@@ -175,7 +175,7 @@ def _file_hash(path: Path) -> str:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "geopandas", "scgraph-data"):
+    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "geopandas"):
         try:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
@@ -424,7 +424,8 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             "inputs": {"budget_bn_cny": run.budget, "member_caps": run.member_caps,
                        "ladder_budgets": list(run.ladder.budgets), "config": run.model.config},
             "hashes": {"config": config_hash(run.model.config),
-                       **{f"data/{p.name}": _file_hash(p) for p in sorted(DATA_DIR.iterdir()) if p.is_file()}},
+                       **{p.relative_to(DATA_DIR.parent).as_posix(): _file_hash(p)
+                          for p in sorted(DATA_DIR.rglob("*")) if p.is_file()}},
             "versions": _versions(),
             "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
             "result": run.result.to_dict() | {"od_times": None},

