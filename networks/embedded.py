@@ -36,7 +36,7 @@ import networkx as nx
 import numpy as np
 
 from networks.atomic import atomic_path
-from networks.errors import CacheError, InputError
+from networks.errors import InputError
 from networks.geometry import haversine_km, travel_time_s
 
 __all__ = ["EmbeddedArrays", "DATASETS", "cache_dir", "load_embedded_arrays", "embedded_graph", "write_extract"]
@@ -197,15 +197,20 @@ def write_extract(dataset: str, *, bbox: tuple[float, float, float, float], path
             "source": f"{_WORLD_PACKAGE} {importlib.metadata.version(_WORLD_PACKAGE)} {DATASETS[dataset]}",
             "licence": "ODbL 1.0, (c) OpenStreetMap contributors"}
     path = Path(path)
+    _write_npz(path, {**arrays, "meta": np.array(json.dumps(meta, sort_keys=True))})
+    return path
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A compressed ``.npz`` with fixed timestamps (same arrays, same bytes), written atomically."""
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, value in [*((n, arrays[n]) for n in _ARRAYS), ("meta", np.array(json.dumps(meta, sort_keys=True)))]:
+            for name, value in arrays.items():
                 buffer = io.BytesIO()
                 np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))  # fixed: same bytes
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, buffer.getvalue())
-    return path
 
 
 def load_embedded_arrays(
@@ -233,8 +238,8 @@ def load_embedded_arrays(
     ------
     InputError
         Unknown dataset, bad box, unusable extract, or no source that covers the box.
-    CacheError
-        If a cache entry exists but is empty or unreadable (delete it to rebuild).
+
+    A cache entry that is empty or corrupt (its CRC-32s do not match) is rebuilt with a warning.
     """
     _check_dataset(dataset)
     west, south, east, north = bbox
@@ -256,22 +261,21 @@ def load_embedded_arrays(
     path = _module_path(dataset)
     key = _cache_key(dataset, path, bbox)
     cache_file = cache_dir() / "embedded" / f"{dataset}-{key}.npz"
+    arrays = None
     if use_cache and cache_file.exists():
-        try:
-            with np.load(cache_file) as data:
-                arrays = {name: data[name] for name in ("lon", "lat", "u", "v", "length_km", "source_ids")}
+        try:  # every member of the .npz carries a CRC-32, checked as it is read
+            with np.load(cache_file, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in _ARRAYS}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-            raise CacheError(
-                f"cache file {cache_file} is empty or corrupt ({type(exc).__name__}); delete it to rebuild"
-            ) from None
-    else:
+            warnings.warn(f"cache file {cache_file} is empty or corrupt ({type(exc).__name__}); rebuilding it",
+                          stacklevel=2)
+            cache_file.unlink(missing_ok=True)
+    if arrays is None:
         graph, nodes = _parse_module(path)
         arrays = _clip(graph, nodes, bbox)
         if use_cache:
             try:
-                with atomic_path(cache_file) as tmp:
-                    with open(tmp, "wb") as handle:
-                        np.savez_compressed(handle, **arrays)
+                _write_npz(cache_file, arrays)
             except OSError as exc:  # a cache is an optimisation: go on without it
                 warnings.warn(f"cannot write the cache {cache_file} ({exc.strerror or exc}); "
                               "set $YRD_TRANSIT_CACHE to a writable folder", stacklevel=2)

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import networkx as nx
 
 from networks.errors import CacheError, OSMError, OSMWarning
+from networks.memory import check_memory
 from networks.osm_build import (
     build_rail_graph,
     build_road_graph,
@@ -79,6 +80,36 @@ def _kind(path: Path) -> str:
     raise OSMError(f"{path}: unknown OSM file type (expected .osm, .osm.bz2, .osm.gz or .osm.pbf)")
 
 
+# Peak memory per byte of input. XML: reading and building a drive graph took about 20x the file's
+# size whichever XML engine (349 MB over 17.8 MB, `python -m benchmarks.run osm`, docs/benchmarks.md);
+# compressed XML holds about 10x its size. PBF: the same run kept 11 kB per road way, and a road way
+# takes about 35 bytes of PBF (1.1 MB for 31,840 ways and their nodes), so a PBF of roads only needs
+# about 320x its size; a real extract is mostly buildings, land use and points, which the reader skips:
+# at an assumed 15 % of its bytes in roads and rail, about 40x. Estimates, to stop hopeless runs
+# before they start, not predictions; $YRD_TRANSIT_MEMORY_GUARD=off turns the check off.
+MEMORY_PER_BYTE = {"xml": 20.0, "xml_compressed": 200.0, "pbf": 40.0}
+
+
+def check_osm_memory(path: Path, *, kind: str) -> None:
+    """Stop before parsing an extract that would not fit in the available memory.
+
+    Raises
+    ------
+    OSMError
+        Naming the file, the estimated need and the memory available, with what to do.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # the reader names the missing file
+    compressed = kind == "xml" and path.name.lower().endswith((".bz2", ".gz"))
+    factor = MEMORY_PER_BYTE["pbf" if kind == "pbf" else "xml_compressed" if compressed else "xml"]
+    check_memory(factor * size, f"{path} ({size / 1e6:,.1f} MB {'PBF' if kind == 'pbf' else 'XML'})",
+                 "cut it to the area you need first (osmium extract -b WEST,SOUTH,EAST,NORTH) or keep only roads "
+                 "and rail (osmium tags-filter); $YRD_TRANSIT_MEMORY_GUARD=off skips this estimate",
+                 error=OSMError)
+
+
 def read_osm(
     path: str | os.PathLike[str],
     *,
@@ -100,6 +131,7 @@ def read_osm(
     """
     path = Path(path)
     kind = _kind(path)
+    check_osm_memory(path, kind=kind)
     if kind == "pbf" or engine == "osmium":
         from networks.osm_pbf import read_osm_pbf
 

@@ -59,10 +59,26 @@ def cache_key(path: str | os.PathLike[str], options: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+_HEADER = b"yrd-transit cache sha256 "  # then 64 hex digits of the payload's SHA-256, a newline, the payload
+
+
 def _load_cache(entry: Path) -> dict[str, nx.MultiDiGraph]:
+    """The graphs of a cache entry, after checking the payload against its recorded SHA-256.
+
+    The hash is checked before anything is unpickled, so a truncated, corrupted or altered
+    entry is never loaded: it raises CacheError (the caller deletes and rebuilds it).
+    """
     try:
-        with entry.open("rb") as handle:
-            magic, graphs = pickle.load(handle)  # noqa: S301 - the user's own cache folder
+        blob = entry.read_bytes()
+    except OSError as exc:
+        raise CacheError(f"{entry}: unreadable cache entry ({exc.strerror or exc})") from None
+    head, sep, payload = blob.partition(b"\n")
+    if not sep or not head.startswith(_HEADER) or len(head) != len(_HEADER) + 64:
+        raise CacheError(f"{entry}: not a {_CACHE_MAGIC} cache entry (no hash header)")
+    if hashlib.sha256(payload).hexdigest().encode() != head[len(_HEADER):]:
+        raise CacheError(f"{entry}: cache entry does not match its SHA-256 (truncated or corrupted)")
+    try:
+        magic, graphs = pickle.loads(payload)  # noqa: S301 - our own entry, its hash checked above
     except Exception as exc:  # noqa: BLE001 - any unreadable entry is a cache problem
         raise CacheError(f"{entry}: unreadable cache entry ({type(exc).__name__}: {exc})") from exc
     if magic != _CACHE_MAGIC or not isinstance(graphs, dict):
@@ -71,8 +87,6 @@ def _load_cache(entry: Path) -> dict[str, nx.MultiDiGraph]:
 
 
 def _save_cache(entry: Path, graphs: dict[str, nx.MultiDiGraph]) -> None:
+    payload = pickle.dumps((_CACHE_MAGIC, graphs), protocol=pickle.HIGHEST_PROTOCOL)
     with atomic_path(entry) as tmp:
-        with tmp.open("wb") as handle:
-            pickle.dump((_CACHE_MAGIC, graphs), handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-
+        tmp.write_bytes(_HEADER + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)

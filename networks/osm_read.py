@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import math
 import warnings
 import xml.etree.ElementTree as ET
 import xml.sax
@@ -108,9 +109,28 @@ def _check_osm_root(path: Path) -> None:
                 return
     except ET.ParseError as exc:
         raise OSMError(f"{path}: not well-formed XML ({exc}); expected an OSM XML file") from exc
+    except LookupError as exc:
+        raise OSMError(f"{path}: the XML declaration names an encoding Python does not know ({exc}); "
+                       "expected UTF-8 OSM XML") from exc
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise OSMError(f"{path}: cannot be read as OSM XML ({exc})") from exc
     raise OSMError(f"{path}: no XML elements; expected an OSM XML file")
+
+
+def _node_xy(source: str, element: Mapping[str, Any]) -> tuple[float, float]:
+    """A node's (lon, lat), or an OSMError naming the node when it has no valid location."""
+    try:
+        node_id = int(element["id"])
+    except (KeyError, TypeError, ValueError):
+        raise OSMError(f"{source}: a node without a valid integer id ({element.get('id')!r})") from None
+    try:
+        lon, lat = float(element["lon"]), float(element["lat"])
+    except (KeyError, TypeError, ValueError):
+        raise OSMError(f"{source}: node {node_id} has no valid lon/lat "
+                       f"(lon={element.get('lon')!r}, lat={element.get('lat')!r})") from None
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise OSMError(f"{source}: node {node_id} has lon={lon:g}, lat={lat:g}; expected -180..180 and -90..90")
+    return lon, lat
 
 
 def osm_data_from_elements(source: str, elements: Iterable[Mapping[str, Any]]) -> OSMData:
@@ -120,7 +140,7 @@ def osm_data_from_elements(source: str, elements: Iterable[Mapping[str, Any]]) -
     for element in elements:
         kind = element.get("type")
         if kind == "node":
-            xy = (float(element["lon"]), float(element["lat"]))
+            xy = _node_xy(source, element)
             node_xy[int(element["id"])] = xy
             tags = element.get("tags") or {}
             if tags and is_station_candidate(tags):
@@ -129,7 +149,11 @@ def osm_data_from_elements(source: str, elements: Iterable[Mapping[str, Any]]) -
             data.ways_read += 1
             tags = element.get("tags") or {}
             if any(key in tags for key in WAY_KEYS):
-                data.ways.append((int(element["id"]), tuple(int(n) for n in element["nodes"]), dict(tags)))
+                try:
+                    data.ways.append((int(element["id"]), tuple(int(n) for n in element["nodes"]), dict(tags)))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise OSMError(f"{source}: a way with a missing or invalid id or node reference ({exc!r}); "
+                                   "expected <way id=...> with <nd ref=...> integers") from None
     needed = {ref for _, refs, _ in data.ways for ref in refs}
     data.coords = {ref: node_xy[ref] for ref in needed if ref in node_xy}
     return data
@@ -160,6 +184,9 @@ def read_osm_xml(path: str | Path) -> OSMData:
         raise OSMError(f"{path}: truncated or malformed OSM XML ({exc})") from exc
     except (KeyError, ValueError, TypeError) as exc:
         raise OSMError(f"{path}: OSM XML element with a missing or invalid attribute ({exc})") from exc
+    except LookupError as exc:
+        raise OSMError(f"{path}: the XML declaration names an encoding Python does not know ({exc}); "
+                       "expected UTF-8 OSM XML") from exc
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise OSMError(f"{path}: cannot be read as OSM XML ({exc})") from exc
     return osm_data_from_elements(str(path), response.get("elements", []))

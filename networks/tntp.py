@@ -16,6 +16,7 @@ nothing is silently dropped.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from networks.errors import InputError, TNTPError
+from networks.memory import check_memory
 
 __all__ = [
     "RoadNetwork",
@@ -602,6 +604,9 @@ def read_tntp_trips(path: str | os.PathLike[str], *, n_zones: int | None = None)
         raise TNTPError(f"{p}: <NUMBER OF ZONES> is {zones}, expected a positive integer")
     if n_zones is not None and zones != n_zones:
         raise TNTPError(f"{p}: <NUMBER OF ZONES> is {zones} but the network has {n_zones} zones")
+    shown = str(zones) if zones < 10**12 else f"with {len(str(zones))} digits"
+    check_memory(9 * zones * zones, f"{p}: <NUMBER OF ZONES> {shown} means a dense OD matrix of that size squared",
+                 "check the zone count in the file's metadata", error=TNTPError)
     demand = np.zeros((zones, zones), dtype=np.float64)
     seen = np.zeros((zones, zones), dtype=bool)
     origin: int | None = None
@@ -652,7 +657,7 @@ def _zone(p: Path, i: int, text: str, zones: int, what: str) -> int:
         value = float(text)
     except ValueError:
         raise TNTPError(f"{p}:{i + 1}: {what} {text!r} is not a zone number") from None
-    if value != round(value) or not 1 <= value <= zones:
+    if not math.isfinite(value) or value != round(value) or not 1 <= value <= zones:
         raise TNTPError(f"{p}:{i + 1}: {what} {text} is not a zone in 1..{zones} (demand to an unknown zone)")
     return int(value) - 1
 

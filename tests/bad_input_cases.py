@@ -68,6 +68,15 @@ CASES: tuple[Case, ...] = (
     Case("build", "rail asked of a file without rail", ("build", "--osm", "{repo}/tests/fixtures/osm/roads.osm",
                                                           "--network", "rail", "--no-cache"),
          "no passenger rail left after filtering"),
+    Case("build", "a node without coordinates (fuzz finding)", ("build", "--osm", "{tmp}/x.osm"),
+         "node 2 has no valid lon/lat",
+         {"x.osm": '<osm version="0.6"><node id="1" lat="31.2" lon="121.4"/><node id="2" lat="31.3"/>'
+                   '<way id="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/></way></osm>'}),
+    Case("build", "a NaN coordinate (fuzz finding)", ("build", "--osm", "{tmp}/x.osm"), "node 2 has lon=nan",
+         {"x.osm": '<osm version="0.6"><node id="1" lat="31.2" lon="121.4"/><node id="2" lat="31.3" lon="nan"/>'
+                   '<way id="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="primary"/></way></osm>'}),
+    Case("build", "an unknown XML encoding (fuzz finding)", ("build", "--osm", "{tmp}/x.osm"),
+         "names an encoding Python does not know", {"x.osm": '<?xml version="1.0" encoding="UTFnan"?><osm/>'}),
     Case("build", "output that is a folder", ("build", "--osm", "{repo}/tests/fixtures/osm/roads.osm", "--out",
                                               "{tmp}/dir.gpkg", "--no-cache"), "is a folder; expected a file name",
          {"dir.gpkg/keep": "x"}),
@@ -85,6 +94,12 @@ CASES: tuple[Case, ...] = (
          out="o"),
     Case("optimize", "config that is not TOML", ("optimize", "--budget", "300", "--config", "{tmp}/c.toml", "--out",
                                                  "{tmp}/o"), "c.toml", {"c.toml": "[demand\n"}, out="o"),
+    Case("optimize", "config bbox holding a list (fuzz finding)", ("optimize", "--budget", "300", "--config",
+                                                                 "{tmp}/c.toml", "--out", "{tmp}/o"),
+         "network.bbox[0] = []; expected a number", {"c.toml": "[network]\nbbox = [[], 27.0, 123.0, 33.0]\n"}, out="o"),
+    Case("optimize", "config that is not UTF-8 (fuzz finding)", ("optimize", "--budget", "300", "--config",
+                                                                "{tmp}/c.toml", "--out", "{tmp}/o"),
+         "c.toml: not UTF-8 text", {"c.toml": "[demand]\ngrowth = 1.0 # \udcff\n"}, out="o"),
     Case("optimize", "NaN in the config", ("optimize", "--budget", "300", "--growth", "nan", "--out", "{tmp}/o"),
          "demand.growth = nan: expected a finite number", out="o"),
     Case("optimize", "misspelled catalogue key", ("optimize", "--budget", "300", "--projects", "{tmp}/p.json",
@@ -129,6 +144,13 @@ CASES: tuple[Case, ...] = (
          "is a folder; expected a TNTP file"),
     Case("assign", "NaN capacity", ("assign", "--net", "{tmp}/x_net.tntp", "--trips", "{tmp}/t.tntp"),
          "capacity nan is not a number", {"x_net.tntp": TNTP_NET.format(cap="nan"), "t.tntp": _TRIPS}),
+    Case("assign", "a trips file with a huge zone count (fuzz finding)", ("assign", "--net", "{tmp}/x_net.tntp",
+                                                                        "--trips", "{tmp}/t.tntp"),
+         "<NUMBER OF ZONES> is 999999999 but the network has 2 zones",
+         {"x_net.tntp": TNTP_NET.format(cap="10"), "t.tntp": _TRIPS.replace("ZONES> 2", "ZONES> 999999999")}),
+    Case("assign", "a NaN zone number (fuzz finding)", ("assign", "--net", "{tmp}/x_net.tntp", "--trips",
+                                                        "{tmp}/t.tntp"), "origin nan is not a zone",
+         {"x_net.tntp": TNTP_NET.format(cap="10"), "t.tntp": _TRIPS.replace("Origin 2", "Origin nan")}),
     Case("assign", "negative gap in scientific notation", ("assign", "--net", "n", "--trips", "t", "--gap", "-1e-4"),
          "--gap must be a number >= 0, got -0.0001"),
     Case("assign", "negative time limit", ("assign", "--net", "n", "--trips", "t", "--time-limit", "-5"),
@@ -139,6 +161,32 @@ CASES: tuple[Case, ...] = (
     Case("dndp", "budget fraction above one", ("dndp", "--instance", "i", "--trips", "t", "--budget-fraction", "1.5"),
          "--budget-fraction 1.5"),
 )
+
+
+FUZZ_RUNS = REPO / "docs" / "fuzz_runs.json"
+
+
+def _fuzz_section() -> str:
+    """The fuzz runs recorded by ``python -m tests.fuzz`` (``docs/fuzz_runs.json``)."""
+    runs = json.loads(FUZZ_RUNS.read_text(encoding="utf-8")) if FUZZ_RUNS.exists() else {}
+    head = """## Fuzz runs (`python -m tests.fuzz`, hypothesis)
+
+Each reader is fed inputs drawn by hypothesis from valid files (byte flips, deletions, duplications,
+truncation, awkward tokens such as `nan`, `-1e308`, `]]>`, numbers replaced by them) or random bytes;
+the promise is a typed error (or a successful read), never another exception. Every finding is saved
+under `tests/fixtures/fuzz/` and replayed by `tests/test_fuzz.py`, with a short seeded run of every
+target, on every CI run. Findings listed here are those of the recorded run (fixed since, each now a
+regression test); OMX matrices are not fuzzed (HDF5 is parsed by its C library, not by this project).
+
+| reader | entry point | command | duration | inputs tried | findings |
+|---|---|---|---:|---:|---|
+"""
+    rows = []
+    for run in runs.values():
+        found = "<br>".join(run["findings"]) if run["findings"] else "none"
+        rows.append(f"| {run['what']} | `{run['entry']}` | `{run['command']}` | {run['seconds']} s | "
+                    f"{run['examples']:,} | {found} |")
+    return head + ("\n".join(rows) if rows else "| (no run recorded yet) | | | | | |")
 
 
 def render() -> str:
@@ -170,11 +218,29 @@ files.
 | budgets of 1e20 bind nothing instead of overflowing the integer model | `tests/test_hardening.py::test_huge_budgets_bind_nothing` |
 | infeasible programmes say what conflicts (required project too dear, a dependency too late, exclusions, committed overspending) | `tests/test_programme.py::test_programme_infeasible_requirements_say_what_conflicts` |
 
-## Not yet done (issue 15)
+{_fuzz_section()}
 
-Property-based tests (hypothesis) and fuzz runs of the readers, the memory guard for oversized extracts,
-and cache corruption detected by a hash of the content (today a corrupt cache is detected when it cannot
-be read, and rebuilt) are not built yet.
+## Property-based tests (hypothesis, `tests/test_properties.py`, derandomised in CI)
+
+| property | test |
+|---|---|
+| a TNTP network, a TNTP trips file and a network-design instance read back exactly what was written | `test_tntp_network_reads_back_what_was_written`, `test_tntp_trips_read_back_what_was_written`, `test_dndp_instance_reads_back_candidates_and_costs` |
+| every segment of an OSM XML way becomes one edge per direction, with its great-circle length | `test_osm_xml_segments_become_edges` |
+| a zone-level OD CSV reads back every intercity trip | `test_od_csv_zone_level_reads_back_every_intercity_trip` |
+| configuration overrides read back; what is not overridden keeps its default | `test_config_overrides_read_back` |
+| user-equilibrium flows (BFW and GP) conserve demand at every node | `test_ue_flows_conserve_demand_at_every_node` |
+| more budget never worsens the optimal selection; removing a chosen project never improves the network | `test_more_budget_never_worsens_and_removing_a_project_never_improves` |
+| a programme never spends over a yearly cap, and pays every started project in full | `test_programme_never_spends_over_a_yearly_cap` |
+
+## Faults
+
+| fault | what happens | test |
+|---|---|---|
+| an OSM graph cache entry truncated, emptied, bit-flipped or replaced | its SHA-256 (recorded in the entry's header) does not match, so it is never unpickled; it is rebuilt and rewritten byte for byte | `tests/test_osm.py::test_cache_hit_corrupt_entry_and_key` |
+| a cached clip of the world graphs (`scgraph-data`, optional) corrupt | its CRC-32s fail; rebuilt with a warning, byte for byte | `tests/test_spine_network.py::test_extract_equals_the_world_graph_clip` (runs where scgraph-data is installed) |
+| an OSM extract too large for the memory available | estimated from its size before parsing (20x XML, 40x PBF: `networks/osm.py`); stops with the need, the memory available and what to do (`osmium extract`, `tags-filter`); `$YRD_TRANSIT_MEMORY_GUARD=off` skips it | `tests/test_hardening.py::test_memory_guard_stops_an_oversized_extract_before_parsing` |
+| a TNTP trips file declaring more zones than a dense matrix can hold | the same guard, before allocating | the same test, and the table above |
+| every solver entry point (selection, ladders, fairness, programme, network design, assignment) | takes a time limit and returns the incumbent with its bound and gap | `tests/test_selection.py::test_time_limit_reports_incumbent_bound_and_gap`, `tests/test_programme.py::test_programme_equals_brute_force` |
 """
 
 

@@ -14,7 +14,7 @@ def test_bad_input(case, tmp_path, capsys):
     for name, text in case.files.items():
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")  # \udcXX: raw bytes
     out = tmp_path / case.out if case.out else None
     if out is not None and case.existing is not None:
         out.write_text(case.existing)

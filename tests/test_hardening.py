@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
-from networks.errors import CatalogueError
+from networks.errors import CatalogueError, InputError
 from tests.test_programme import SCHEDULE, YEARS, _instance, _weights
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -270,3 +273,29 @@ def test_two_runs_cannot_write_one_output_folder_at_once(tmp_path):
         with pytest.raises(InputError, match="another run"):
             with atomic_output_dir(out):
                 pass
+
+
+def test_memory_guard_stops_an_oversized_extract_before_parsing(tmp_path, monkeypatch):
+    """With 50 kB usable, a 5 kB XML extract (about 100 kB to build) is refused, naming the need."""
+    from networks.errors import OSMError, TNTPError
+    from networks.memory import available_memory_bytes
+    from networks.osm import graph_from_osm
+    from networks.tntp import read_tntp_trips
+
+    roads = REPO / "tests" / "fixtures" / "osm" / "roads.osm"
+    monkeypatch.setenv("YRD_TRANSIT_MEMORY_LIMIT_MB", "0.05")
+    assert available_memory_bytes() == int(0.05 * 1024 * 1024)
+    with pytest.raises(OSMError, match=r"roads\.osm .*needs about 9\d kB of memory but only 41 kB is available; "
+                                       r"cut it to the area you need first"):
+        graph_from_osm(roads, network="road", cache=False)
+    trips = tmp_path / "big_trips.tntp"
+    trips.write_text("<NUMBER OF ZONES> 100\n<END OF METADATA>\nOrigin 1\n2 : 1.0;\n")
+    with pytest.raises(TNTPError, match=r"<NUMBER OF ZONES> 100 .*needs about 88 kB"):
+        read_tntp_trips(trips)
+    monkeypatch.setenv("YRD_TRANSIT_MEMORY_GUARD", "off")  # the user knows better: the estimate is skipped
+    assert graph_from_osm(roads, network="road", cache=False).number_of_edges() > 0
+    assert read_tntp_trips(trips)[0, 1] == 1.0
+    monkeypatch.setenv("YRD_TRANSIT_MEMORY_GUARD", "on")
+    monkeypatch.setenv("YRD_TRANSIT_MEMORY_LIMIT_MB", "lots")
+    with pytest.raises(InputError, match="YRD_TRANSIT_MEMORY_LIMIT_MB = 'lots'"):
+        available_memory_bytes()

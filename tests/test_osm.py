@@ -11,8 +11,9 @@ import networkx as nx
 import pytest
 
 from networks import osm_tags
-from networks.errors import OSMError
+from networks.errors import CacheError, OSMError
 from networks.osm import RailOptions, cache_key, graph_from_osm, graph_summary
+from networks.osm_cache import _load_cache
 from networks.osm_pbf import write_pbf
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osm"
@@ -251,12 +252,20 @@ def test_cache_hit_corrupt_entry_and_key(tmp_path: Path) -> None:
     assert len(entries) == 1 and entries[0].suffix == ".pickle"
     again = graph_from_osm(RAIL, network="rail", cache_dir=cache)
     assert_same_graph(first, again)
-    # a corrupt entry is rebuilt (and rewritten), not an error
-    entries[0].write_bytes(b"")
-    rebuilt = graph_from_osm(RAIL, network="rail", cache_dir=cache)
-    assert_same_graph(first, rebuilt)
-    with entries[0].open("rb") as handle:
-        assert pickle.load(handle)[0] == "yrd-transit-osm-cache-v1"
+    # a corrupt, truncated or altered entry is caught by its hash and rebuilt (and rewritten), not an error
+    good = entries[0].read_bytes()
+    flipped = bytearray(good)
+    flipped[-10] ^= 0xFF
+    for bad in (b"", good[: len(good) // 2], bytes(flipped), b"not a cache entry at all\n"):
+        entries[0].write_bytes(bad)
+        rebuilt = graph_from_osm(RAIL, network="rail", cache_dir=cache)
+        assert_same_graph(first, rebuilt)
+        assert entries[0].read_bytes() == good  # rewritten, byte for byte
+        with pytest.raises(CacheError, match="SHA-256|hash header"):
+            entries[0].write_bytes(bad)
+            _load_cache(entries[0])
+    entries[0].write_bytes(good)
+    assert pickle.loads(good.partition(b"\n")[2])[0] == "yrd-transit-osm-cache-v1"
     # other options, other key; the key follows the file's bytes
     graph_from_osm(RAIL, network="rail", rail_options=RailOptions(light_rail=True), cache_dir=cache)
     assert len(list(cache.iterdir())) == 2
@@ -349,3 +358,17 @@ def test_cli_both_composes_multimodal_with_zones(tmp_path: Path, capsys: pytest.
     assert by_mode.get("connector", 0) == 2
     layers = {name for name, _ in pyogrio.list_layers(out)}
     assert {"road_edges", "rail_edges", "multimodal_nodes", "multimodal_edges"} <= layers
+
+
+def test_failed_pbf_reads_leave_no_file_open(tmp_path: Path) -> None:
+    """libosmium leaks a descriptor per file it fails to decode; the reader reads from its own buffer."""
+    import os
+
+    good = write_pbf(RAIL, tmp_path / "rail.osm.pbf").read_bytes()
+    bad = tmp_path / "bad.osm.pbf"
+    before = len(os.listdir("/proc/self/fd"))
+    for payload in (b"\x00", good[: len(good) // 2]) * 20:
+        bad.write_bytes(payload)
+        with pytest.raises(OSMError, match="bad.osm.pbf: cannot be read as OSM data"):
+            graph_from_osm(bad, network="rail", cache=False)
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -64,26 +64,31 @@ def read_cost_shares(path: str | Path, *, members: Sequence[Any], projects: Sequ
     member_ids = {m.id for m in members}
     project_ids = {p.id for p in projects}
     shares: dict[str, dict[str, float]] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"project", "member", "share"} <= set(reader.fieldnames):
-            raise InputError(f"{path}: expected the columns project,member,share, got {reader.fieldnames}")
-        for k, row in enumerate(reader, start=2):
-            where = f"{path}, row {k}"
-            pid, member, text = (row["project"] or "").strip(), (row["member"] or "").strip(), row["share"]
-            if pid not in project_ids:
-                raise InputError(f"{where}: unknown project {pid!r}")
-            if member not in member_ids:
-                raise InputError(f"{where}: unknown member {member!r}; expected one of {sorted(member_ids)}")
-            try:
-                value = float(text)
-            except (TypeError, ValueError):
-                raise InputError(f"{where}: share {text!r} is not a number") from None
-            if not math.isfinite(value) or not 0 <= value <= 1:
-                raise InputError(f"{where}: share {text!r}; expected a number in [0, 1]")
-            if member in shares.setdefault(pid, {}):
-                raise InputError(f"{where}: member {member!r} listed twice for project {pid!r}")
-            shares[pid][member] = value
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or not {"project", "member", "share"} <= set(reader.fieldnames):
+                raise InputError(f"{path}: expected the columns project,member,share, got {reader.fieldnames}")
+            for k, row in enumerate(reader, start=2):
+                where = f"{path}, row {k}"
+                pid, member, text = (row["project"] or "").strip(), (row["member"] or "").strip(), row["share"]
+                if pid not in project_ids:
+                    raise InputError(f"{where}: unknown project {pid!r}")
+                if member not in member_ids:
+                    raise InputError(f"{where}: unknown member {member!r}; expected one of {sorted(member_ids)}")
+                try:
+                    value = float(text)
+                except (TypeError, ValueError):
+                    raise InputError(f"{where}: share {text!r} is not a number") from None
+                if not math.isfinite(value) or not 0 <= value <= 1:
+                    raise InputError(f"{where}: share {text!r}; expected a number in [0, 1]")
+                if member in shares.setdefault(pid, {}):
+                    raise InputError(f"{where}: member {member!r} listed twice for project {pid!r}")
+                shares[pid][member] = value
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); expected a UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
     for pid, parts in shares.items():
         total = sum(parts.values())
         if abs(total - 1.0) > SHARE_TOLERANCE:

@@ -42,6 +42,10 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CatalogueError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise CatalogueError(f"{path}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(f"{path}: not UTF-8 text (byte {exc.start}); JSON must be UTF-8") from None
+    except IsADirectoryError:
+        raise CatalogueError(f"{path}: is a folder; expected a JSON file") from None
 
 
 def _read_csv(path: Path, required: list[str], **read_options: Any) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise InputError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"config file {path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {path}: not UTF-8 text (byte {exc.start}); TOML must be UTF-8") from None
+    except IsADirectoryError:
+        raise InputError(f"config file {path} is a folder; expected a TOML file") from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any], source: Path, prefix: str = "") -> None:
@@ -43,6 +48,15 @@ def _merge(base: dict[str, Any], override: dict[str, Any], source: Path, prefix:
                     raise InputError(f"config file {source}: {name!r} must be a number, got {value!r}")
             elif type(value) is not type(base[key]):
                 raise InputError(f"config file {source}: {name!r} must be {type(base[key]).__name__}, got {value!r}")
+            elif isinstance(value, list) and base[key]:
+                kinds = {type(x) for x in base[key]}
+                numbers = kinds <= {int, float}
+                for k, item in enumerate(value):
+                    ok = (isinstance(item, (int, float)) and not isinstance(item, bool)) if numbers \
+                        else type(item) in kinds
+                    if not ok:
+                        expected = "a number" if numbers else " or ".join(sorted(t.__name__ for t in kinds))
+                        raise InputError(f"config file {source}: {name}[{k}] = {item!r}; expected {expected}")
             base[key] = value
 
 
@@ -99,7 +113,8 @@ def _validate(config: dict[str, Any]) -> None:
         if int(value) != value or value < 1:
             raise InputError(f"config appraisal.{key} = {value}: expected a whole number >= 1")
     bbox = config["network"]["bbox"]
-    if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
+    if len(bbox) != 4 or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in bbox) \
+            or not (-180 <= bbox[0] < bbox[2] <= 180 and -90 <= bbox[1] < bbox[3] <= 90):
         raise InputError(f"config network.bbox = {bbox}: expected [west, south, east, north]")
 
 

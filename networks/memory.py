@@ -1,0 +1,84 @@
+"""A memory guard: refuse work that cannot fit before starting it, with a clear message.
+
+A process that asks for more memory than the machine has is killed by the system with no
+message (or thrashes for minutes). The readers estimate what an input will need from its
+header or size and call :func:`check_memory` first, which compares the need with the memory
+available now (``MemAvailable`` of ``/proc/meminfo``, else the physical memory; an optional
+limit from ``$YRD_TRANSIT_MEMORY_LIMIT_MB`` or the process's address-space limit applies
+when lower) and raises a typed error naming the input, the need and what to do.
+``$YRD_TRANSIT_MEMORY_GUARD=off`` skips the check (for users who know their input better
+than the estimate does).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from networks.errors import InputError
+
+__all__ = ["available_memory_bytes", "check_memory"]
+
+SAFETY = 0.8  # use at most this share of what is available
+
+
+def available_memory_bytes() -> int:
+    """Bytes this process can still use: available memory, capped by any configured limit."""
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):  # pragma: no cover - not POSIX
+            available = 1 << 62
+    limits = [available]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft not in (resource.RLIM_INFINITY, -1) and soft > 0:
+        limits.append(soft)
+    text = os.environ.get("YRD_TRANSIT_MEMORY_LIMIT_MB", "").strip()
+    if text:
+        try:
+            limits.append(int(float(text) * 1024 * 1024))
+        except ValueError:
+            raise InputError(f"$YRD_TRANSIT_MEMORY_LIMIT_MB = {text!r}: expected a number of megabytes") from None
+    return max(0, min(limits))
+
+
+def _human(n: float) -> str:
+    if n >= 1 << 60:
+        return "more than an exabyte"
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:,.0f} {unit}" if unit in ("B", "kB") else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
+def check_memory(need_bytes: float, what: str, suggestion: str, *, error: type[Exception] = InputError) -> None:
+    """Raise ``error`` if ``need_bytes`` exceeds the usable share of the available memory.
+
+    Parameters
+    ----------
+    need_bytes
+        The estimated peak need of the step.
+    what
+        The input and why it needs that much (the start of the message).
+    suggestion
+        What the user can do instead (the end of the message).
+    error
+        The exception type to raise (a subclass of InputError for the reader at hand).
+    """
+    if os.environ.get("YRD_TRANSIT_MEMORY_GUARD", "").strip().lower() in ("off", "0", "no", "false"):
+        return
+    usable = SAFETY * available_memory_bytes()
+    if need_bytes > usable:
+        raise error(f"{what}: needs about {_human(need_bytes)} of memory but only {_human(usable)} is available; "
+                    f"{suggestion}")
