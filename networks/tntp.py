@@ -543,6 +543,10 @@ def network_from_columns(
     arr: np.ndarray, *, n_nodes: int, n_zones: int, first_thru: int, name: str, capacity_scale: float = 1.0
 ) -> RoadNetwork:
     """A network from the ten numeric columns of a TNTP link table (1-based node ids)."""
+    shown = str(n_nodes) if len(str(n_nodes)) <= 15 else f"{str(n_nodes)[:6]}... (too many digits)"
+    # node arrays here and in assignment (ids, labels, distances, predecessors, ...): about 64 bytes a node
+    check_memory(64 * n_nodes, f"{name}: <NUMBER OF NODES> {shown} means node arrays of that length",
+                 "check the node count in the file's metadata", error=TNTPError)
     return RoadNetwork(
         n_nodes=n_nodes,
         n_zones=n_zones,
@@ -604,7 +608,7 @@ def read_tntp_trips(path: str | os.PathLike[str], *, n_zones: int | None = None)
         raise TNTPError(f"{p}: <NUMBER OF ZONES> is {zones}, expected a positive integer")
     if n_zones is not None and zones != n_zones:
         raise TNTPError(f"{p}: <NUMBER OF ZONES> is {zones} but the network has {n_zones} zones")
-    shown = str(zones) if zones < 10**12 else f"with {len(str(zones))} digits"
+    shown = str(zones) if len(str(zones)) <= 15 else f"{str(zones)[:6]}... (too many digits)"
     check_memory(9 * zones * zones, f"{p}: <NUMBER OF ZONES> {shown} means a dense OD matrix of that size squared",
                  "check the zone count in the file's metadata", error=TNTPError)
     demand = np.zeros((zones, zones), dtype=np.float64)

@@ -139,6 +139,17 @@ CASES: tuple[Case, ...] = (
     Case("programme", "unknown committed status", ("programme", "--horizon", "2026-2027", "--yearly-budget", "40",
                                                    "--committed", "built", "--out", "{tmp}/o"),
          "committed status(es) ['built']", out="o"),
+    # transit run, rerun, compare
+    Case("run", "scenario with a misspelled key", ("run", "{tmp}/s.toml", "--runs-dir", "{tmp}/runs"),
+         "s.toml, line 3: unknown key budget.'amuont'", {"s.toml": 'name = "x"\n[budget]\namuont = 300\n'}),
+    Case("run", "scenario value of the wrong type", ("run", "{tmp}/s.toml", "--runs-dir", "{tmp}/runs"),
+         "s.toml, line 4: congestion.enabled = 'yes'; expected true or false",
+         {"s.toml": '[budget]\namount = 300\n[congestion]\nenabled = "yes"\n'}),
+    Case("run", "scenario naming a missing OD file", ("run", "{tmp}/s.toml", "--runs-dir", "{tmp}/runs"),
+         "OD matrix", {"s.toml": '[budget]\namount = 300\n[demand]\nod = "none.csv"\n'}),
+    Case("rerun", "a folder that is not a run folder", ("rerun", "{tmp}/d"), "not a run folder", {"d/x.txt": "x"}),
+    Case("compare", "a run folder that does not exist", ("compare", "{tmp}/none", "--out", "{tmp}/c"),
+         "no such run folder", out="c"),
     # transit assign
     Case("assign", "network path is a folder", ("assign", "--net", "{tmp}", "--trips", "{tmp}/t.tntp"),
          "is a folder; expected a TNTP file"),

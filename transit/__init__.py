@@ -21,6 +21,9 @@ _PUBLIC = {
     "write_outputs": "transit.reports",
     "Scenario": "transit.scenarios",
     "compare_scenarios": "transit.scenarios",
+    "load_scenario": "transit.scenarios",
+    "load_run": "transit.scenarios",
+    "compare": "transit.scenarios",
     "solve_road_projects": "transit.congestion",
     "timetable_check": "transit.validation",
 }

@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,39 @@ from transit.validation import timetable_check  # noqa: E402
 __all__ = ["write_outputs", "network_layers"]
 
 OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
-           "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv", "fairness.csv")
+           "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv", "fairness.csv",
+           "manifest.json", "scenario.toml")
+# What differs between two runs of the same inputs: left out of the manifest's hash of run.json
+# (the command line, which names the output folder, and every timing, at any depth).
+VOLATILE = ("command", "timings_s", "seconds", "wall_time", "user_time", "*_seconds")
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items()
+                if k not in VOLATILE and not (isinstance(k, str) and k.endswith("_seconds"))}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def manifest(folder: Path) -> dict[str, Any]:
+    """SHA-256 of every output in ``folder``; run.json hashed without its volatile keys.
+
+    Two runs of the same scenario with the same inputs and package versions have equal
+    manifests (``transit rerun`` checks it).
+    """
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name == "manifest.json":
+            continue
+        if path.name == "run.json":
+            record = json.loads(path.read_text(encoding="utf-8"))
+            files[path.name] = hashlib.sha256(json.dumps(_stable(record), sort_keys=True).encode()).hexdigest()
+        else:
+            files[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"format": 1, "files": files,
+            "note": f"run.json is hashed without {', '.join(VOLATILE)} (they differ between identical runs)"}
 
 
 def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
@@ -377,8 +410,16 @@ Other candidates, alone (the full table: `appraisal.csv`):
 {_md_table(others[cols[:7]], '{:,.3g}') if len(others) else '(none)'}"""
 
 
-def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] | None = None) -> Path:
-    """Write every output of ``transit optimize`` into ``out_dir`` atomically."""
+def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] | None = None,
+                  extra_files: Mapping[str, bytes] | None = None, extra_record: Mapping[str, Any] | None = None,
+                  input_files: Mapping[str, str | Path] | None = None) -> Path:
+    """Write every output of ``transit optimize`` into ``out_dir`` atomically.
+
+    ``extra_files`` (name -> bytes) are written beside the outputs (a run's scenario file),
+    ``extra_record`` is merged into ``run.json``, and ``input_files`` (label -> path: a user's
+    catalogue, OD matrix, OSM extract...) are hashed into ``run.json`` with the data files.
+    ``manifest.json`` (:func:`manifest`) closes the folder.
+    """
     out_dir = Path(out_dir)
     priorities = priorities_table(run)
     axes = axes_table(run)
@@ -425,7 +466,8 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
                        "ladder_budgets": list(run.ladder.budgets), "config": run.model.config},
             "hashes": {"config": config_hash(run.model.config),
                        **{p.relative_to(DATA_DIR.parent).as_posix(): _file_hash(p)
-                          for p in sorted(DATA_DIR.rglob("*")) if p.is_file()}},
+                          for p in sorted(DATA_DIR.rglob("*")) if p.is_file()},
+                       **{f"input:{label}": _file_hash(Path(path)) for label, path in (input_files or {}).items()}},
             "versions": _versions(),
             "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
             "result": run.result.to_dict() | {"od_times": None},
@@ -449,7 +491,11 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         }
         for item in record["ladder"]["results"]:
             item.pop("od_times", None)
+        record.update(extra_record or {})
         (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
+        for name, blob in (extra_files or {}).items():
+            (tmp / name).write_bytes(blob)
+        (tmp / "manifest.json").write_text(json.dumps(manifest(tmp), indent=1) + "\n", encoding="utf-8")
     return out_dir
 
 
