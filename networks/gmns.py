@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 from networks.errors import InputError
 from networks.tntp import RoadNetwork
 
-__all__ = ["read_gmns"]
+__all__ = ["read_gmns", "write_gmns"]
 
 
 def _csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -183,3 +187,46 @@ def read_gmns(
         raise InputError(f"{demand_path}: row {row + 2} repeats the OD pair {o[row]:g}->{d[row]:g}")
     matrix[zone_pos[o].to_numpy(), zone_pos[d].to_numpy()] = volume
     return net, matrix
+
+
+def write_gmns(G: "nx.MultiDiGraph", folder: str | os.PathLike[str], *, dataset_name: str = "network") -> list[Path]:
+    """Write a graph as GMNS ``node.csv``, ``link.csv`` and ``config.csv`` into ``folder``.
+
+    Nodes need ``x``/``y`` (degrees); edges ``length`` (m) and, if known, ``speed_kph``,
+    ``travel_time`` (s), ``mode``, ``capacity``, ``lanes``, ``name``. GMNS ids are integers, so
+    nodes are numbered 1..n in the graph's order with the original key in ``name`` (and
+    ``zone_id`` for nodes carrying a ``zone``). Units (``config.csv``): length in km, speed in
+    km/h, ``vdf_fftt`` in minutes, coordinates WGS 84 (EPSG:4326). Links are directed, one per
+    graph edge; ``allowed_uses`` is the edge's ``mode``. The files are read back by
+    :func:`read_gmns` (tested) and follow the spec's required fields.
+    """
+    import csv
+
+    folder = Path(folder)
+    index = {node: k for k, node in enumerate(G.nodes, start=1)}
+    node_path, link_path, config_path = folder / "node.csv", folder / "link.csv", folder / "config.csv"
+    with node_path.open("w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle, lineterminator="\n")
+        w.writerow(["node_id", "x_coord", "y_coord", "zone_id", "node_type", "name"])
+        for node, data in G.nodes(data=True):
+            w.writerow([index[node], f"{data['x']:.7f}", f"{data['y']:.7f}", data.get("zone", ""),
+                        "zone" if "zone" in data else "station" if data.get("station") else "", data.get("name") or node])
+    with link_path.open("w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle, lineterminator="\n")
+        w.writerow(["link_id", "from_node_id", "to_node_id", "directed", "length", "free_speed", "vdf_fftt",
+                    "capacity", "lanes", "allowed_uses", "name", "geometry"])
+        for k, (u, v, data) in enumerate(G.edges(data=True), start=1):
+            a, b = G.nodes[u], G.nodes[v]
+            length_km = float(data.get("length", 0.0)) / 1000.0
+            minutes = float(data["travel_time"]) / 60.0 if "travel_time" in data else ""
+            speed = data.get("speed_kph", "")
+            w.writerow([k, index[u], index[v], "true", f"{length_km:.6f}", speed,
+                        f"{minutes:.6f}" if minutes != "" else "", data.get("capacity", ""), data.get("lanes", ""),
+                        data.get("mode", ""), data.get("name") or data.get("project") or "",
+                        f"LINESTRING ({a['x']:.7f} {a['y']:.7f}, {b['x']:.7f} {b['y']:.7f})"])
+    with config_path.open("w", newline="", encoding="utf-8") as handle:
+        w = csv.writer(handle, lineterminator="\n")
+        w.writerow(["dataset_name", "short_length", "long_length", "speed", "crs", "geometry_field_format",
+                    "version_number"])
+        w.writerow([dataset_name, "m", "km", "kph", "EPSG:4326", "WKT", "0.96"])
+    return [node_path, link_path, config_path]

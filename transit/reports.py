@@ -46,7 +46,7 @@ __all__ = ["write_outputs", "network_layers"]
 
 OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
            "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv", "fairness.csv",
-           "manifest.json", "scenario.toml")
+           "manifest.json", "scenario.toml", "node.csv", "link.csv", "config.csv", "skims.omx", "tables.xlsx")
 # What differs between two runs of the same inputs: left out of the manifest's hash of run.json
 # (the command line, which names the output folder, and every timing, at any depth).
 VOLATILE = ("command", "timings_s", "seconds", "wall_time", "user_time", "*_seconds")
@@ -446,6 +446,10 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
                 layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
                               layer_metadata=OSM_METADATA)
         _draw_map(run, layers, tmp / "map.png")
+        from transit.exports import write_exports
+
+        write_exports(run, tmp, {"priorities": priorities, "axes": axes, "pairs": pairs, "zone_pairs": zone_pairs,
+                                 "appraisal": appraisal, "tornado": tornado})
         report = _report(run, priorities, axes, checks, unvalued, appraisal, package, tornado)
         if run.monte_carlo is not None:
             report += _monte_carlo_section(run)

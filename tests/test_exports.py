@@ -1,0 +1,93 @@
+"""The exports of every run folder, re-read with the tools that consume them.
+
+OMX with the openmatrix package, GMNS against the spec's required fields and the graph it came
+from, the Excel workbook against the CSV tables, the GeoPackage with geopandas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from transit.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports") / "run"
+    assert main(["optimize", "--budget", "60", "--ladder-steps", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_omx_skims_reread_with_openmatrix(run_dir):
+    import openmatrix as omx
+
+    from transit.model.zones import load_zones
+
+    pairs = pd.read_csv(run_dir / "zone_pairs.csv")
+    zones = load_zones()
+    with omx.open_file(str(run_dir / "skims.omx"), "r") as f:
+        names = set(f.list_matrices())
+        assert {"demand", "rail_door_min_base", "car_door_min_opt", "coach_door_min_base", "gc_min_base", "gc_min_opt",
+                "share_rail_opt"} <= names
+        assert f.shape() == (len(zones), len(zones))
+        mapping = f.mapping("zone_adcode")  # adcode -> matrix index
+        gc_base = np.array(f["gc_min_base"])
+        gc_opt = np.array(f["gc_min_opt"])
+        rail = np.array(f["rail_door_min_base"])
+        demand = np.array(f["demand"])
+    assert sorted(mapping) == sorted(zones["adcode"].astype(int)) and sorted(mapping.values()) == list(range(len(zones)))
+    code = dict(zip(zones["zone"], zones["adcode"].astype(int)))
+    # every zone pair of the objective has the values of zone_pairs.csv at its cell
+    for row in pairs.sample(200, random_state=0).itertuples():
+        i, j = mapping[code[row.origin]], mapping[code[row.destination]]
+        assert gc_base[i, j] == pytest.approx(row.gc_min_base, rel=1e-3)
+        assert gc_opt[i, j] == pytest.approx(row.gc_min_opt, rel=1e-3)
+        assert rail[i, j] == pytest.approx(row.rail_door_min_base, rel=1e-3)
+        assert demand[i, j] == pytest.approx(row.demand, rel=1e-3)
+    assert np.isnan(np.diag(gc_base)).all()  # within a zone: outside the intercity model
+    assert (gc_opt[np.isfinite(gc_opt)] <= gc_base[np.isfinite(gc_opt)] + 1e-9).all()  # projects never hurt
+
+
+def test_gmns_has_the_required_fields_and_the_network(run_dir):
+    from transit.config import load_config
+    from transit.model import build_model
+    from transit.model.zones import load_zones
+
+    node = pd.read_csv(run_dir / "node.csv")
+    link = pd.read_csv(run_dir / "link.csv")
+    config = pd.read_csv(run_dir / "config.csv")
+    # GMNS required fields (node: node_id, x_coord, y_coord; link: link_id, from_node_id, to_node_id, directed)
+    assert {"node_id", "x_coord", "y_coord"} <= set(node.columns)
+    assert {"link_id", "from_node_id", "to_node_id", "directed"} <= set(link.columns)
+    assert node["node_id"].is_unique and link["link_id"].is_unique
+    assert link["from_node_id"].isin(node["node_id"]).all() and link["to_node_id"].isin(node["node_id"]).all()
+    assert config.loc[0, "long_length"] == "km" and config.loc[0, "speed"] == "kph"
+    # the network of the chosen package, link for edge
+    import json
+
+    selected = tuple(json.loads((run_dir / "run.json").read_text())["result"]["selected"])
+    G = build_model(load_config()).design_graph(selected)
+    assert len(node) == G.number_of_nodes() and len(link) == G.number_of_edges()
+    assert link["length"].sum() == pytest.approx(sum(d["length"] for *_, d in G.edges(data=True)) / 1000, rel=1e-6)
+    assert node["zone_id"].dropna().nunique() == len(load_zones())  # an origin and a destination node per zone
+    assert set(link["allowed_uses"]) == {"road", "rail", "access", "connector"}
+
+
+def test_excel_workbook_holds_the_tables(run_dir):
+    sheets = pd.read_excel(run_dir / "tables.xlsx", sheet_name=None)
+    assert list(sheets) == ["priorities", "axes", "pairs", "zone_pairs", "appraisal", "tornado"]
+    for name in ("priorities", "axes", "appraisal"):
+        csv = pd.read_csv(run_dir / f"{name}.csv")
+        pd.testing.assert_frame_equal(sheets[name], csv, check_dtype=False, check_exact=False, rtol=1e-4)
+
+
+def test_geopackage_rereads_with_geopandas(run_dir):
+    import geopandas as gpd
+    import pyogrio
+
+    layers = {name for name, _ in pyogrio.list_layers(run_dir / "network.gpkg")}
+    assert {"rail", "road", "stations", "zones", "projects_candidates", "projects_selected"} <= layers
+    zones = gpd.read_file(run_dir / "network.gpkg", layer="zones")
+    assert len(zones) == 163 and zones.crs.to_epsg() == 4326
