@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from transit.cli import main
+from networks.errors import InputError
 from transit.scenarios import Scenario, ScenarioError, compare, load_run, load_scenario, rerun
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,3 +140,32 @@ def test_not_a_run_folder(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and ("not a run folder" in err[0] or "no such run folder" in err[0]), err
     assert not (tmp_path / "c").exists()
+
+
+def test_sweep_on_dask_equals_serial_runs_and_reports_failures(tmp_path, capsys):
+    """Two scenarios and a bad file on a local Dask cluster: the bad one is reported, the others
+    complete, and a swept run folder equals the serial run's byte for byte (manifests)."""
+    from transit.scenarios import load_scenario, run_scenario, sweep
+
+    files = []
+    for name, budget in (("sweep-a", 40), ("sweep-b", 80)):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name}"\n[demand]\nzones = "city"\n[budget]\namount = {budget}\nladder_steps = 1\n')
+        files.append(path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[budget]\namount = 10\nspeed = "fast"\n')
+    files.insert(1, bad)
+    runs = tmp_path / "runs"
+    capsys.readouterr()
+    assert main(["sweep", *map(str, files), "--workers", "2", "--runs-dir", str(runs)]) == 1  # one failed
+    out = capsys.readouterr().out
+    assert "FAILED: bad.toml:" in out and "line 4: unknown key budget.'speed'" in out
+    assert "2 of 3 scenarios done" in out
+    table = pd.read_csv(runs / "sweep.csv")
+    assert table["ok"].tolist() == [True, False, True] and table["scenario"].tolist()[::2] == ["sweep-a", "sweep-b"]
+    serial = run_scenario(load_scenario(files[0]), out=tmp_path / "serial-a", source_text=files[0].read_bytes())
+    assert load_run(runs / "sweep-a").manifest["files"] == serial.manifest["files"]
+    assert load_run(runs / "sweep-b").summary()["status"] == "OPTIMAL"
+    with pytest.raises(InputError, match="tcp://127.0.0.1:9: the Dask scheduler does not answer"):
+        sweep([files[0]], scheduler="tcp://127.0.0.1:9", timeout=1, runs_dir=tmp_path / "none")
+    assert not (tmp_path / "none").exists()
