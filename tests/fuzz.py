@@ -154,6 +154,21 @@ def _call_shares(path: Path) -> Any:
     return read_cost_shares(path, members=members, projects=projects)
 
 
+_SCENARIO = (b'name = "all keys"\ndescription = "d"\n[network]\nsource = "embedded"\nosm_network = "both"\n'
+             b'[demand]\nyear = 2030\ngrowth = 1.1\nzones = "city"\n[candidates]\ninclude = ["hangli", "jinjian"]\n'
+             b'exclude = []\n[budget]\namount = 120.5\nladder_steps = 3\nmember_caps = { cr = 50 }\n'
+             b'[objective]\nkind = "npv"\npairs = "all"\nfairness = "none"\nmin_improvement = { all = 1.0 }\n'
+             b'[congestion]\nenabled = false\ntime_limit = 60\n[solver]\ntime_limit = 30\n')
+
+
+def _call_scenario(path: Path) -> Any:
+    from transit.scenarios import load_scenario
+
+    scenario = load_scenario(path)
+    scenario.optimization_arguments()  # resolves include/exclude against the catalogue
+    return scenario.config()
+
+
 def _call(module: str, name: str, **kwargs: Any) -> Callable[[Path], Any]:
     def call(path: Path) -> Any:
         import importlib
@@ -181,6 +196,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("projects", ".json", lambda: [(REPO / "data" / "projects.json").read_bytes()],
            _call("transit.catalogue", "load_projects"), "project catalogue (JSON)", "load_projects"),
     Target("cost_shares", ".csv", _shares_seeds, _call_shares, "negotiated cost shares (CSV)", "read_cost_shares"),
+    Target("scenario", ".toml", lambda: [p.read_bytes() for p in sorted((REPO / "scenarios").glob("*.toml"))]
+           + [_SCENARIO], _call_scenario, "scenario file (TOML)", "load_scenario, then the model configuration"),
 )}
 
 

@@ -268,3 +268,37 @@ def test_programme_never_spends_over_a_yearly_cap(programme_instance, budget, du
     for pid, start in res.starts.items():  # every started project is paid for in full within the horizon
         assert start + schedule[pid].duration - 1 <= years[-1]
     assert sum(res.spending.values()) == pytest.approx(sum(cost[p] for p in res.starts), rel=1e-9)
+
+
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=20)
+ids = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
+
+
+@st.composite
+def scenarios_(draw):
+    from transit.scenarios import Scenario
+
+    include = draw(st.lists(ids, max_size=3, unique=True))
+    exclude = draw(st.lists(ids.filter(lambda x: x not in include), max_size=3, unique=True))
+    fairness = draw(st.sampled_from(["none", "maximin"]))
+    return Scenario(
+        name=draw(names), budget=draw(st.floats(0, 1e4)), growth=draw(st.none() | st.floats(0.1, 5)),
+        exclude_projects=tuple(exclude), include_projects=tuple(include),
+        member_caps=draw(st.dictionaries(ids, st.floats(0, 500), max_size=3)),
+        pairs=draw(st.none() | st.sampled_from(["axes", "all"])), ladder_steps=draw(st.integers(1, 12)),
+        description=draw(st.text(max_size=30).filter(lambda t: "\x00" not in t and "\r" not in t)),
+        year=draw(st.none() | st.integers(2026, 2060)), zones=draw(st.none() | st.sampled_from(["county", "city"])),
+        objective=draw(st.sampled_from(["minutes", "benefit", "npv"])), fairness=fairness,
+        min_improvement={} if fairness == "maximin" else draw(st.dictionaries(ids, st.floats(0, 50), max_size=2)),
+        congestion=draw(st.booleans()), congestion_time_limit=draw(st.none() | st.floats(1, 1e4)),
+        time_limit=draw(st.none() | st.floats(1, 1e4)))
+
+
+@SETTINGS
+@given(scenarios_())
+def test_scenario_files_read_back_what_was_written(tmp_path_factory, scenario):
+    from transit.scenarios import load_scenario
+
+    path = tmp_path_factory.mktemp("scn") / "s.toml"
+    path.write_text(scenario.to_toml(), encoding="utf-8")
+    assert load_scenario(path) == scenario

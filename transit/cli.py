@@ -18,7 +18,7 @@ from networks.errors import TransitError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = ("optimize", "programme", "run", "rerun", "compare", "sweep", "build", "assign", "dndp")
+_COMMANDS = ("optimize", "programme", "run", "rerun", "compare", "sweep", "report", "build", "assign", "dndp")
 
 
 class _Parser(argparse.ArgumentParser):

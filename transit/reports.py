@@ -46,7 +46,7 @@ __all__ = ["write_outputs", "network_layers"]
 
 OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
            "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv", "fairness.csv",
-           "manifest.json", "scenario.toml", "node.csv", "link.csv", "config.csv", "skims.omx", "tables.xlsx")
+           "manifest.json", "scenario.toml", "node.csv", "link.csv", "config.csv", "skims.omx", "tables.xlsx", "report.html")
 # What differs between two runs of the same inputs: left out of the manifest's hash of run.json
 # (the command line, which names the output folder, and every timing, at any depth).
 VOLATILE = ("command", "timings_s", "seconds", "wall_time", "user_time", "*_seconds")
@@ -499,6 +499,9 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         (tmp / "run.json").write_text(json.dumps(record, indent=2, default=_json_default), encoding="utf-8")
         for name, blob in (extra_files or {}).items():
             (tmp / name).write_bytes(blob)
+        from transit.html_report import write_report_html
+
+        write_report_html(tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest(tmp), indent=1) + "\n", encoding="utf-8")
     return out_dir
 

@@ -232,8 +232,9 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(float(value)) if isinstance(value, float) else str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # a TOML basic string: backslash, quote and control characters escaped
+        return '"' + "".join("\\\\" if c == "\\" else '\\"' if c == '"' else f"\\u{ord(c):04x}"
+                             if ord(c) < 0x20 or ord(c) == 0x7F else c for c in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -1,0 +1,330 @@
+"""``report.html``: the run's report as one self-contained page (no network, no external files).
+
+Rendered from the files of a run folder alone (``report.md``, ``priorities.csv``, ``axes.csv``,
+``zone_pairs.csv``, ``run.json``, ``network.gpkg``), so ``transit report RUN_DIR`` can render
+any run folder again; ``write_outputs`` renders it for every run. What it holds:
+
+- the report's text and tables (converted from ``report.md``; its own Markdown subset:
+  headings, paragraphs, lists, tables, bold, code, links and images, which are embedded);
+- the ranked projects with their English and Chinese names;
+- an interactive map drawn as inline SVG (no tile server): the base rail and road network,
+  the candidate projects (the chosen ones by rank), the zones coloured by the change in their
+  demand-weighted generalized cost; wheel or buttons to zoom, drag to pan, a click on a
+  project opens its card;
+- inline SVG charts of each axis before and after and of the budget ladder.
+
+The page is deterministic (same run folder, same bytes). Chinese labels use the browser's
+fonts (Debian: ``fonts-noto-cjk``); English names are always shown beside them.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from networks.atomic import atomic_write_text
+
+__all__ = ["render_report_html", "write_report_html"]
+
+_CSS = """
+body{font-family:"Noto Sans","Noto Sans CJK SC","Helvetica Neue",Arial,sans-serif;max-width:1180px;margin:2em auto;
+padding:0 1em;color:#1c2833;line-height:1.45}
+h1{font-size:1.7em;border-bottom:2px solid #2c3e50}h2{margin-top:1.6em;border-bottom:1px solid #d5d8dc}
+table{border-collapse:collapse;margin:.8em 0;font-size:.86em}th,td{border:1px solid #d5d8dc;padding:3px 7px}
+th{background:#eaf2f8;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr:nth-child(even) td{background:#f8f9f9}code{background:#f4f6f6;padding:0 3px}
+img{max-width:100%}#mapbox{position:relative;border:1px solid #aab7b8;background:#eef6fb}
+#map{width:100%;height:640px;cursor:grab;display:block}#map:active{cursor:grabbing}
+#card{position:absolute;top:10px;right:10px;width:300px;background:#fff;border:1px solid #566573;
+box-shadow:0 2px 6px rgba(0,0,0,.25);padding:8px 10px;font-size:.85em;display:none}
+#card h3{margin:.1em 0 .4em;font-size:1.05em}.controls{position:absolute;left:10px;top:10px}
+.controls button{display:block;width:30px;height:30px;margin-bottom:4px;font-size:18px}
+.legend{font-size:.8em;color:#424949}.proj{cursor:pointer}.proj:hover{stroke-width:6}
+"""
+
+_JS = """
+(function(){const svg=document.getElementById('map');const vb0=svg.getAttribute('viewBox').split(' ').map(Number);
+let vb=vb0.slice();function set(){svg.setAttribute('viewBox',vb.join(' '));}
+function zoom(f,cx,cy){const nx=cx-(cx-vb[0])*f,ny=cy-(cy-vb[1])*f;vb=[nx,ny,vb[2]*f,vb[3]*f];set();}
+function pt(e){const r=svg.getBoundingClientRect();return[vb[0]+(e.clientX-r.left)/r.width*vb[2],
+vb[1]+(e.clientY-r.top)/r.height*vb[3]];}
+svg.addEventListener('wheel',e=>{e.preventDefault();const p=pt(e);zoom(e.deltaY>0?1.2:1/1.2,p[0],p[1]);},{passive:false});
+let drag=null;svg.addEventListener('mousedown',e=>{drag=[e.clientX,e.clientY,vb[0],vb[1]];});
+window.addEventListener('mouseup',()=>{drag=null;});
+svg.addEventListener('mousemove',e=>{if(!drag)return;const r=svg.getBoundingClientRect();
+vb[0]=drag[2]-(e.clientX-drag[0])/r.width*vb[2];vb[1]=drag[3]-(e.clientY-drag[1])/r.height*vb[3];set();});
+document.getElementById('zin').onclick=()=>zoom(1/1.5,vb[0]+vb[2]/2,vb[1]+vb[3]/2);
+document.getElementById('zout').onclick=()=>zoom(1.5,vb[0]+vb[2]/2,vb[1]+vb[3]/2);
+document.getElementById('zreset').onclick=()=>{vb=vb0.slice();set();};
+const card=document.getElementById('card');
+document.querySelectorAll('.proj').forEach(el=>el.addEventListener('click',e=>{e.stopPropagation();
+const d=el.dataset;card.innerHTML='<h3>'+d.name+'</h3><div>'+d.zh+'</div><table>'+
+['id','status','rank','mode','cost','lead','axes'].map(k=>'<tr><th>'+k+'</th><td>'+d[k]+'</td></tr>').join('')+
+'</table>';card.style.display='block';}));
+svg.addEventListener('click',()=>{card.style.display='none';});})();
+"""
+
+
+# ------------------------------------------------------------------------------ Markdown subset
+def _inline(text: str, folder: Path) -> str:
+    def image(m: re.Match) -> str:
+        alt, src = m.group(1), m.group(2)
+        path = folder / src
+        if path.is_file() and path.suffix.lower() == ".png":
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+        return html.escape(alt)
+
+    parts = re.split(r"(!\[[^\]]*\]\([^)]+\))", text)
+    out = []
+    for part in parts:
+        m = re.fullmatch(r"!\[([^\]]*)\]\(([^)]+)\)", part)
+        if m:
+            out.append(image(m))
+            continue
+        s = html.escape(part, quote=False)
+        s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
+        s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
+        s = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', s)
+        out.append(s)
+    return "".join(out)
+
+
+def _cell(value: str, folder: Path) -> str:
+    numeric = re.fullmatch(r"[-+]?[\d,]*\.?\d+(e[-+]?\d+)?\s*%?", value.strip(), re.I) is not None
+    return f'<td class="n">{_inline(value, folder)}</td>' if numeric else f"<td>{_inline(value, folder)}</td>"
+
+
+def markdown_to_html(text: str, folder: Path) -> str:
+    """The Markdown of ``report.md`` (headings, paragraphs, lists, tables, inline marks) as HTML."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        m = re.match(r"^(#{1,4})\s+(.*)$", line)
+        if m:
+            level = len(m.group(1))
+            out.append(f"<h{level}>{_inline(m.group(2), folder)}</h{level}>")
+            i += 1
+        elif line.lstrip().startswith("|"):
+            rows = []
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
+                i += 1
+            header, body = rows[0], [r for r in rows[1:] if not all(re.fullmatch(r":?-+:?", c) for c in r)]
+            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c, folder)}</th>" for c in header)
+                       + "</tr></thead><tbody>"
+                       + "".join("<tr>" + "".join(_cell(c, folder) for c in r) + "</tr>" for r in body)
+                       + "</tbody></table>")
+        elif re.match(r"^\s*[-*]\s+", line):
+            items = []
+            while i < len(lines) and re.match(r"^\s*[-*]\s+", lines[i]):
+                item = re.sub(r"^\s*[-*]\s+", "", lines[i])
+                i += 1
+                while i < len(lines) and lines[i].startswith("  ") and lines[i].strip() \
+                        and not re.match(r"^\s*[-*]\s+", lines[i]):
+                    item += " " + lines[i].strip()
+                    i += 1
+                items.append(f"<li>{_inline(item, folder)}</li>")
+            out.append("<ul>" + "".join(items) + "</ul>")
+        else:
+            para = [line.strip()]
+            i += 1
+            while i < len(lines) and lines[i].strip() and not re.match(r"^(#{1,4}\s|\s*[-*]\s|\s*\|)", lines[i]):
+                para.append(lines[i].strip())
+                i += 1
+            out.append(f"<p>{_inline(' '.join(para), folder)}</p>")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------ map
+def _xy(lon: np.ndarray, lat: np.ndarray, lat0: float) -> tuple[np.ndarray, np.ndarray]:
+    return lon * math.cos(math.radians(lat0)) * 100, -lat * 100  # equirectangular, 1 unit ~ 1 km
+
+
+def _path(geoms: Any, lat0: float) -> str:
+    parts = []
+    for geom in geoms:
+        lines = getattr(geom, "geoms", [geom])
+        for line in lines:
+            xy = np.asarray(line.coords)
+            if len(xy) < 2:
+                continue
+            x, y = _xy(xy[:, 0], xy[:, 1], lat0)
+            parts.append("M" + " L".join(f"{a:.1f} {b:.1f}" for a, b in zip(x, y)))
+    return " ".join(parts)
+
+
+def _colour(change_pct: float, worst: float) -> str:
+    """Green for a saving, grey for none; the deeper the green the larger the saving."""
+    if not math.isfinite(change_pct) or change_pct >= -1e-9:
+        return "#bdc3c7"
+    t = min(1.0, -change_pct / worst) if worst > 0 else 0.0
+    r, g, b = (int(round(a + (c - a) * t)) for a, c in zip((212, 239, 223), (20, 90, 50)))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
+    import geopandas as gpd
+
+    gpkg = folder / "network.gpkg"
+    layers = {name: gpd.read_file(gpkg, layer=name) for name in ("rail", "road", "zones", "projects_candidates")}
+    zones = layers["zones"]
+    lat0 = float(zones.geometry.y.mean())
+    x, y = _xy(zones.geometry.x.to_numpy(), zones.geometry.y.to_numpy(), lat0)
+    pad = 40.0
+    x0, x1, y0, y1 = x.min() - pad, x.max() + pad, y.min() - pad, y.max() + pad
+    pairs = pd.read_csv(folder / "zone_pairs.csv")
+    change = {}
+    for col in ("origin", "destination"):
+        g = pairs.assign(wb=pairs["demand"] * pairs["gc_min_base"], wo=pairs["demand"] * pairs["gc_min_opt"]) \
+            .groupby(col)[["wb", "wo"]].sum()
+        for zone, row in g.iterrows():
+            b, o = change.get(zone, (0.0, 0.0))
+            change[zone] = (b + row["wb"], o + row["wo"])
+    pct = {z: 100 * (o - b) / b if b > 0 else float("nan") for z, (b, o) in change.items()}
+    worst = max([-v for v in pct.values() if math.isfinite(v)] + [0.0])
+    rank = {r.project: r.rank for r in priorities.itertuples() if str(r.in_optimal_set) == "yes"}
+    parts = [f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
+             f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet" role="img" '
+             'aria-label="Network, projects and zones">',
+             f'<path d="{_path(layers["road"].geometry, lat0)}" fill="none" stroke="#f0b27a" stroke-width="0.6"/>',
+             f'<path d="{_path(layers["rail"].geometry, lat0)}" fill="none" stroke="#34495e" stroke-width="0.9"/>']
+    for row, (zx, zy) in zip(zones.itertuples(), zip(x, y)):
+        value = pct.get(row.zone, float("nan"))
+        label = f"{row.name_en} {row.name_zh}: " + (f"{value:+.2f} % generalized cost" if math.isfinite(value)
+                                                    else "not in the objective's pairs")
+        parts.append(f'<circle cx="{zx:.1f}" cy="{zy:.1f}" r="4" fill="{_colour(value, worst)}" stroke="#566573" '
+                     f'stroke-width="0.4"><title>{html.escape(label)}</title></circle>')
+    candidates = layers["projects_candidates"]
+    order = sorted(range(len(candidates)), key=lambda k: bool(candidates["selected"].iloc[k]))  # chosen on top
+    for k in order:
+        row = candidates.iloc[k]
+        chosen = bool(row["selected"])
+        attrs = {"id": row["project"], "name": row["name_en"], "zh": row["name_zh"] or "", "mode": row["mode"],
+                 "cost": f"{row['cost_bn_cny']:.1f} bn CNY", "lead": row["lead_member"], "axes": row["axes"],
+                 "status": "chosen" if chosen else "candidate not chosen", "rank": rank.get(row["project"], "-")}
+        data = " ".join(f'data-{k}="{html.escape(str(v))}"' for k, v in attrs.items())
+        style = ('stroke="#c0392b" stroke-width="3.2"' if chosen else
+                 'stroke="#5dade2" stroke-width="1.6" stroke-dasharray="5 3"')
+        parts.append(f'<path class="proj" {data} d="{_path([row.geometry], lat0)}" fill="none" {style}>'
+                     f'<title>{html.escape(str(attrs["rank"]))}. {html.escape(row["name_en"])}</title></path>')
+        if chosen:
+            gx, gy = _xy(np.array([row.geometry.coords[0][0]]), np.array([row.geometry.coords[0][1]]), lat0)
+            parts.append(f'<text x="{gx[0]:.1f}" y="{gy[0] - 4:.1f}" font-size="9" fill="#922b21">'
+                         f'{html.escape(str(attrs["rank"]))}</text>')
+    parts.append("</svg>")
+    legend = (f'<p class="legend">Rail (dark), roads (orange), candidate projects (dashed blue), chosen projects '
+              f'(red, numbered by rank). Zones: change in demand-weighted generalized cost from grey (none) to '
+              f'dark green ({-worst:.1f} %). Network data (c) OpenStreetMap contributors, ODbL.</p>')
+    return ('<div id="mapbox">' + "".join(parts) + '<div class="controls"><button id="zin" title="zoom in">+</button>'
+            '<button id="zout" title="zoom out">&minus;</button><button id="zreset" title="reset">&#8634;</button>'
+            '</div><div id="card"></div></div>' + legend)
+
+
+# ------------------------------------------------------------------------------ charts
+def _bars_svg(axes: pd.DataFrame) -> str:
+    """Each axis's demand-weighted door-to-door minutes, before (grey) and after (red)."""
+    n = len(axes)
+    width, row_h, left = 1000, 26, 470
+    top = max(axes["weighted_min_base"].max(), axes["weighted_min_opt"].max())
+    scale = (width - left - 150) / top if top > 0 else 1.0
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row_h * n + 30}" role="img" '
+           'aria-label="Axes before and after">']
+    for k, row in enumerate(axes.itertuples()):
+        y = 10 + k * row_h
+        out.append(f'<text x="0" y="{y + 14}" font-size="12">{html.escape(str(row.name_en))[:72]}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{row.weighted_min_base * scale:.1f}" height="10" fill="#aab7b8"/>')
+        out.append(f'<rect x="{left}" y="{y + 11}" width="{row.weighted_min_opt * scale:.1f}" height="10" '
+                   'fill="#c0392b"/>')
+        out.append(f'<text x="{left + row.weighted_min_base * scale + 4:.1f}" y="{y + 19}" font-size="11">'
+                   f'{row.weighted_min_base:.1f} &#8594; {row.weighted_min_opt:.1f} min</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _ladder_svg(record: dict[str, Any]) -> str:
+    """Saving against budget along the ladder (each point solved exactly)."""
+    results = record.get("ladder", {}).get("results", [])
+    if not results:
+        return ""
+    b = np.array([r["budget"] for r in results], float)
+    s = np.array([r["saving"] for r in results], float)
+    width, height, pad = 620, 260, 50
+    bx = (width - 2 * pad) / max(b.max(), 1e-9)
+    sy = (height - 2 * pad) / max(s.max(), 1e-9)
+    pts = " ".join(f"{pad + x * bx:.1f},{height - pad - y * sy:.1f}" for x, y in zip([0, *b], [0, *s]))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+           'aria-label="Budget ladder">',
+           f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#566573"/>',
+           f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#566573"/>',
+           f'<polyline points="{pts}" fill="none" stroke="#1f618d" stroke-width="2"/>']
+    for x, y, r in zip(b, s, results):
+        out.append(f'<circle cx="{pad + x * bx:.1f}" cy="{height - pad - y * sy:.1f}" r="3.5" fill="#1f618d">'
+                   f'<title>{x:g} bn CNY: saving {y:,.0f} ({r["status"]}, gap {r["gap"]:.1e})</title></circle>')
+    out.append(f'<text x="{width / 2}" y="{height - 12}" font-size="12" text-anchor="middle">budget, bn CNY '
+               f'(0 to {b.max():g})</text>')
+    out.append(f'<text x="12" y="{pad - 12}" font-size="12">saving (max {s.max():,.0f} generalized min/day)</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _projects_table(priorities: pd.DataFrame) -> str:
+    cols = [("rank", "rank"), ("project", "id"), ("name_en", "name"), ("name_zh", "名称"), ("mode", "mode"),
+            ("cost_bn_cny", "cost bn CNY"), ("lead_member", "lead member"), ("axes", "axes"),
+            ("enters_at_budget", "enters at budget"), ("npv_bn_cny", "NPV bn CNY"), ("in_optimal_set", "chosen")]
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in cols)
+    body = []
+    for row in priorities.itertuples(index=False):
+        cells = []
+        for col, _ in cols:
+            value = getattr(row, col)
+            if isinstance(value, float):
+                cells.append(f'<td class="n">{"" if math.isnan(value) else f"{value:,.1f}"}</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table id="projects"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def render_report_html(folder: str | Path) -> str:
+    """The self-contained HTML report of the run folder ``folder``."""
+    folder = Path(folder)
+    record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    priorities = pd.read_csv(folder / "priorities.csv")
+    axes = pd.read_csv(folder / "axes.csv")
+    r = record["result"]
+    body = markdown_to_html((folder / "report.md").read_text(encoding="utf-8"), folder)
+    title = "YRD transport integration: investment priorities"
+    status = ("proved optimal by CP-SAT" if r["status"] == "OPTIMAL" else f"{r['status']} (not proved optimal)")
+    summary = (f'<p id="status"><strong>{html.escape(status)}</strong>: objective {r["objective"]:,.0f}, bound '
+               f'{r["bound"]:,.0f}, gap {r["gap"]:.2e}; {len(r["selected"])} project(s) for {r["cost"]:,.1f} of '
+               f'{r["budget"]:,.1f} bn CNY.</p>')
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>{title}</title><style>{_CSS}</style></head><body>'
+            f"<h1>{title}</h1>{summary}"
+            f'<h2>Map</h2>{_map_svg(folder, priorities)}'
+            f'<h2>Projects, ranked (名称: Chinese names)</h2>{_projects_table(priorities)}'
+            f'<h2>Axes before and after</h2>{_bars_svg(axes)}'
+            f'<h2>Budget ladder</h2>{_ladder_svg(record)}'
+            f'<h2>Full report</h2>{body}'
+            f"<script>{_JS}</script></body></html>\n")
+
+
+def write_report_html(folder: str | Path) -> Path:
+    """Render ``report.html`` into the run folder (atomically)."""
+    path = Path(folder) / "report.html"
+    atomic_write_text(path, render_report_html(folder))
+    return path
