@@ -150,6 +150,8 @@ CASES: tuple[Case, ...] = (
     Case("rerun", "a folder that is not a run folder", ("rerun", "{tmp}/d"), "not a run folder", {"d/x.txt": "x"}),
     Case("compare", "a run folder that does not exist", ("compare", "{tmp}/none", "--out", "{tmp}/c"),
          "no such run folder", out="c"),
+    Case("report", "a folder that is not a run folder", ("report", "{tmp}/d"), "not a run folder (missing run.json",
+         {"d/x.txt": "x"}),
     Case("sweep", "no workers", ("sweep", "{tmp}/s.toml", "--workers", "0", "--runs-dir", "{tmp}/runs"),
          "--workers 0: expected a whole number >= 1", {"s.toml": "[budget]\namount = 1\n"}),
     # transit assign

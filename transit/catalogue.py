@@ -37,7 +37,7 @@ MODES = ("rail", "road")
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogueError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
@@ -46,6 +46,10 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise CatalogueError(f"{path}: not UTF-8 text (byte {exc.start}); JSON must be UTF-8") from None
     except IsADirectoryError:
         raise CatalogueError(f"{path}: is a folder; expected a JSON file") from None
+    if not isinstance(data, dict):
+        kind = {int: "number", float: "number", str: "string", list: "array", bool: "boolean"}.get(type(data), "null")
+        raise CatalogueError(f"{path}: the top level is a JSON {kind}; expected an object")
+    return data
 
 
 def _read_csv(path: Path, required: list[str], **read_options: Any) -> pd.DataFrame:
@@ -271,14 +275,14 @@ def load_projects(
     """Alliance members and candidate projects, validated (costs, references, cycles)."""
     path = Path(path) if path else DATA_DIR / "projects.json"
     data = _read_json(path)
+    if not isinstance(data.get("projects", []), list) or not isinstance(data.get("members", []), list):
+        raise CatalogueError(f"{path}: 'projects' and 'members' must be lists")
     members = [_member(m, k, path) for k, m in enumerate(data.get("members", []))]
     member_ids = {m.id for m in members}
     if len(member_ids) != len(members):
         dup = sorted({m.id for m in members if sum(x.id == m.id for x in members) > 1})
         raise CatalogueError(f"{path}: duplicate member id(s) {dup}")
     projects: list[Project] = []
-    if not isinstance(data.get("projects", []), list) or not isinstance(data.get("members", []), list):
-        raise CatalogueError(f"{path}: 'projects' and 'members' must be lists")
     for i, item in enumerate(data.get("projects", [])):
         if not isinstance(item, dict):
             raise CatalogueError(f"{path}: projects[{i}] = {item!r}; expected an object")
