@@ -208,7 +208,9 @@ def _file_hash(path: Path) -> str:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "geopandas"):
+    # everything whose version can change an output's bytes (rerun names those that changed)
+    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "geopandas", "pyogrio", "shapely",
+                "matplotlib", "numba", "h5py", "openpyxl"):
         try:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
