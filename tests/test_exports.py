@@ -105,7 +105,7 @@ def test_html_report_is_self_contained_and_renders_in_chromium(run_dir, tmp_path
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert page == render_report_html(run_dir)  # deterministic: `transit report` renders the same bytes
     # self-contained: no external scripts, styles, images or fonts
-    assert not re.search(r'(src|href)="(https?:)?//', page) and "<link " not in page
+    assert not re.search(r'src="(https?:)?//', page) and "<link " not in page and "url(http" not in page
     assert page.count('src="data:image/png;base64,') >= 1
     assert main(["report", str(run_dir)]) == 0 and (run_dir / "report.html").read_text(encoding="utf-8") == page
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -131,3 +131,16 @@ def test_html_report_is_self_contained_and_renders_in_chromium(run_dir, tmp_path
 
     pixels = mpimg.imread(shot)
     assert pixels.shape[:2] == (1600, 1280) and pixels[..., :3].std() > 0.05  # a page, not a blank screen
+
+
+def test_html_report_escapes_what_it_is_given(tmp_path):
+    """Names come from users' catalogues: text is escaped, links keep web and relative targets only,
+    and the map's project card is filled with textContent, never innerHTML."""
+    from transit.html_report import _JS, markdown_to_html
+
+    out = markdown_to_html("# <b>x</b>\n\n| a | b |\n|---|---|\n| <script>alert(1)</script> | 1.5 |\n\n"
+                           "[bad](javascript:alert(1)) [ok](docs/model.md) [web](https://example.org)\n", tmp_path)
+    assert "<script>" not in out and "&lt;script&gt;" in out and "<h1>&lt;b&gt;x&lt;/b&gt;</h1>" in out
+    assert "javascript:" not in out and '<a href="docs/model.md">ok</a>' in out and 'href="https://example.org"' in out
+    assert '<td class="n">1.5</td>' in out
+    assert "innerHTML" not in _JS and "textContent" in _JS

@@ -214,7 +214,8 @@ def test_optimize_command_writes_every_output(tmp_path, capsys):
     assert code == 0
     files = {p.name for p in out.iterdir()}
     assert files == {"priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
-                     "report.md", "run.json"}
+                     "report.md", "run.json", "manifest.json", "node.csv", "link.csv", "config.csv", "skims.omx",
+                     "tables.xlsx", "report.html"}
     pairs = pd.read_csv(out / "pairs.csv")
     assert list(pairs.columns[:13]) == PAIRS_COLUMNS
     assert {f"{c}_opt" for c in ("rail_fastest_min", "share_rail", "share_car", "share_coach", "gc_min")} <= set(pairs.columns)

@@ -65,10 +65,11 @@ document.getElementById('zin').onclick=()=>zoom(1/1.5,vb[0]+vb[2]/2,vb[1]+vb[3]/
 document.getElementById('zout').onclick=()=>zoom(1.5,vb[0]+vb[2]/2,vb[1]+vb[3]/2);
 document.getElementById('zreset').onclick=()=>{vb=vb0.slice();set();};
 const card=document.getElementById('card');
-document.querySelectorAll('.proj').forEach(el=>el.addEventListener('click',e=>{e.stopPropagation();
-const d=el.dataset;card.innerHTML='<h3>'+d.name+'</h3><div>'+d.zh+'</div><table>'+
-['id','status','rank','mode','cost','lead','axes'].map(k=>'<tr><th>'+k+'</th><td>'+d[k]+'</td></tr>').join('')+
-'</table>';card.style.display='block';}));
+function el(tag,text){const n=document.createElement(tag);if(text!==undefined)n.textContent=text;return n;}
+document.querySelectorAll('.proj').forEach(p=>p.addEventListener('click',e=>{e.stopPropagation();
+const d=p.dataset;card.replaceChildren(el('h3',d.name),el('div',d.zh));const t=el('table');
+['id','status','rank','mode','cost','lead','axes'].forEach(k=>{const r=el('tr');r.append(el('th',k),el('td',d[k]));
+t.append(r);});card.append(t);card.style.display='block';}));
 svg.addEventListener('click',()=>{card.style.display='none';});})();
 """
 
@@ -93,9 +94,18 @@ def _inline(text: str, folder: Path) -> str:
         s = html.escape(part, quote=False)
         s = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", s)
         s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
-        s = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', s)
+        s = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", _link, s)
         out.append(s)
     return "".join(out)
+
+
+def _link(m: re.Match) -> str:
+    """A Markdown link: web and relative targets only (no ``javascript:`` or other schemes)."""
+    text, target = m.group(1), m.group(2)
+    scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", html.unescape(target))
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        return text
+    return f'<a href="{target}">{text}</a>'
 
 
 def _cell(value: str, folder: Path) -> str:

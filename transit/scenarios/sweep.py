@@ -45,6 +45,9 @@ def _one(path: str, runs_dir: str, use_cache: bool) -> SweepOutcome:
                               argv=["transit", "sweep", path], use_cache=use_cache)
     except TransitError as exc:
         return SweepOutcome(scenario=Path(path).name, folder=None, ok=False, message=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug in one scenario must not lose the others' results
+        return SweepOutcome(scenario=Path(path).name, folder=None, ok=False,
+                            message=f"internal error {type(exc).__name__}: {exc} (please report it)")
     s = record.summary()
     return SweepOutcome(scenario=scenario.name, folder=str(record.folder), ok=True,
                         message=f"{s['status']}, gap {s['gap']:.2e}", summary=s)
