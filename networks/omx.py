@@ -46,7 +46,11 @@ def write_omx(path: str | os.PathLike[str], matrices: Mapping[str, np.ndarray], 
     shape = next(iter(shapes))
     path = Path(path)
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", track_order=True, libver="earliest") as f:
+        # no raw-data chunk cache: every chunk goes to disk in the call that writes it, so the file's
+        # layout does not depend on when Python frees a dataset handle (a Dask worker's profiler keeps
+        # frames, and with them handles, alive for a while; with a cache, late-closed chunks were
+        # placed later in the file and the bytes changed although every value was the same)
+        with h5py.File(tmp, "w", track_order=True, libver="earliest", rdcc_nbytes=0) as f:
             f.attrs["OMX_VERSION"] = np.bytes_("0.2")
             f.attrs["SHAPE"] = np.array(shape, dtype=np.int32)
             data = f.create_group("data", track_order=True)
@@ -56,6 +60,7 @@ def write_omx(path: str | os.PathLike[str], matrices: Mapping[str, np.ndarray], 
                                          compression="gzip", compression_opts=4, shuffle=True, track_times=False)
                 for key, value in ((attributes or {}).get(name) or {}).items():
                     ds.attrs[key] = np.bytes_(value) if isinstance(value, str) else value
+                f.flush()
             lookup = f.create_group("lookup", track_order=True)
             for name, values in (lookups or {}).items():
                 values = np.asarray(values)
