@@ -97,6 +97,19 @@ def test_run_rerun_and_compare(tmp_path, capsys):
     assert record.record["hashes"]["input:catalogue"] == record.record["hashes"]["data/projects.json"]
     assert record.record["scenario"]["projects_path"] == str(catalogue)
     assert record.summary()["status"] == "OPTIMAL" and record.summary()["gap"] <= 1e-9
+    # the notebook API: layers as GeoDataFrames, the map and the axes chart from the folder alone
+    chosen = record.layer("projects_selected")
+    assert sorted(chosen["project"]) == sorted(record.record["result"]["selected"]) and chosen.crs.to_epsg() == 4326
+    ax = record.plot.map(chinese=False)
+    labels = {t.get_text() for t in ax.texts}
+    ranked = record.table("priorities").query("in_optimal_set == 'yes'")
+    assert {f"{r.rank}. {r.project}" for r in ranked.itertuples()} <= labels and "Hangzhou" in labels
+    assert len(record.plot.axes().patches) == 2 * len(record.table("axes"))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    with pytest.raises(InputError, match="no layer 'parks'"):
+        record.layer("parks")
     # the same scenario run again: every output identical (run.json without its timings)
     capsys.readouterr()
     assert main(["rerun", str(a)]) == 0

@@ -49,6 +49,7 @@ def test_shipped_extracts_match_their_recorded_hashes():
         assert f"`{path.name}` sha256 `{digest}`" in sources
 
 
+@pytest.mark.slow  # regenerates the shipped extract from the world package (evidence, not every CI run)
 def test_extract_equals_the_world_graph_clip(tmp_path, monkeypatch):
     pytest.importorskip("scgraph_data", reason="the world graphs (pip install scgraph-data==2.0.0) are optional")
     monkeypatch.setenv("YRD_TRANSIT_CACHE", str(tmp_path))

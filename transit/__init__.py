@@ -3,7 +3,14 @@
 The public API, importable from ``transit`` directly (loaded on first use, so that
 ``import transit`` stays light)::
 
-    from transit import load_config, run_optimization, write_outputs, compare_scenarios, Scenario
+    import transit
+    model = transit.load_default()                          # the embedded YRD model
+    run = transit.Scenario(name="300 bn", budget=300).run()  # a run folder, read back
+    run.table("axes"); run.layer("projects_selected")      # DataFrames and GeoDataFrames
+    run.plot.map()                                          # the run's map (matplotlib)
+
+and ``load_config``, ``run_optimization``, ``write_outputs``, ``compare_scenarios``,
+``load_scenario``, ``load_run``, ``compare`` (see ``docs/api.md``).
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from typing import Any
 _PUBLIC = {
     "load_config": "transit.config",
     "build_model": "transit.model",
+    "load_default": "transit.model",
+    "draw_map": "transit.maps",
+    "load_boundaries": "transit.maps",
     "run_optimization": "transit.optimize",
     "axes_table": "transit.optimize",
     "pairs_table": "transit.optimize",

@@ -29,8 +29,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
+from matplotlib import colormaps
 
 from networks.atomic import atomic_write_text
+from transit.maps import (ATTRIBUTION, change_classes, class_colour, class_legend, load_boundaries, zone_cells,
+                          zone_change)
 
 __all__ = ["render_report_html", "write_report_html"]
 
@@ -41,13 +45,13 @@ h1{font-size:1.7em;border-bottom:2px solid #2c3e50}h2{margin-top:1.6em;border-bo
 table{border-collapse:collapse;margin:.8em 0;font-size:.86em}th,td{border:1px solid #d5d8dc;padding:3px 7px}
 th{background:#eaf2f8;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr:nth-child(even) td{background:#f8f9f9}code{background:#f4f6f6;padding:0 3px}
-img{max-width:100%}#mapbox{position:relative;border:1px solid #aab7b8;background:#eef6fb}
+img{max-width:100%}#mapbox{position:relative;border:1px solid #aab7b8;background:#d6eaf8}
 #map{width:100%;height:640px;cursor:grab;display:block}#map:active{cursor:grabbing}
 #card{position:absolute;top:10px;right:10px;width:300px;background:#fff;border:1px solid #566573;
 box-shadow:0 2px 6px rgba(0,0,0,.25);padding:8px 10px;font-size:.85em;display:none}
 #card h3{margin:.1em 0 .4em;font-size:1.05em}.controls{position:absolute;left:10px;top:10px}
 .controls button{display:block;width:30px;height:30px;margin-bottom:4px;font-size:18px}
-.legend{font-size:.8em;color:#424949}.proj{cursor:pointer}.proj:hover{stroke-width:6}
+.legend{font-size:.8em;color:#424949}.key{display:inline-block;width:.9em;height:.9em;margin:0 .2em 0 .5em;vertical-align:middle;border:1px solid #aaa}.proj{cursor:pointer}.proj:hover{stroke-width:6}
 """
 
 _JS = """
@@ -177,13 +181,18 @@ def _path(geoms: Any, lat0: float) -> str:
     return " ".join(parts)
 
 
-def _colour(change_pct: float, worst: float) -> str:
-    """Green for a saving, grey for none; the deeper the green the larger the saving."""
-    if not math.isfinite(change_pct) or change_pct >= -1e-9:
-        return "#bdc3c7"
-    t = min(1.0, -change_pct / worst) if worst > 0 else 0.0
-    r, g, b = (int(round(a + (c - a) * t)) for a, c in zip((212, 239, 223), (20, 90, 50)))
-    return f"#{r:02x}{g:02x}{b:02x}"
+def _poly_path(geoms: Any, lat0: float) -> str:
+    """SVG path data of polygons (every ring closed; draw with fill-rule evenodd)."""
+    parts = []
+    for geom in geoms:
+        for poly in getattr(geom, "geoms", [geom]):
+            if poly.is_empty or poly.geom_type != "Polygon":
+                continue
+            for ring in [poly.exterior, *poly.interiors]:
+                xy = np.asarray(ring.coords)
+                x, y = _xy(xy[:, 0], xy[:, 1], lat0)
+                parts.append("M" + " L".join(f"{a:.1f} {b:.1f}" for a, b in zip(x, y)) + "Z")
+    return " ".join(parts)
 
 
 def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
@@ -196,28 +205,45 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     x, y = _xy(zones.geometry.x.to_numpy(), zones.geometry.y.to_numpy(), lat0)
     pad = 40.0
     x0, x1, y0, y1 = x.min() - pad, x.max() + pad, y.min() - pad, y.max() + pad
-    pairs = pd.read_csv(folder / "zone_pairs.csv")
-    change = {}
-    for col in ("origin", "destination"):
-        g = pairs.assign(wb=pairs["demand"] * pairs["gc_min_base"], wo=pairs["demand"] * pairs["gc_min_opt"]) \
-            .groupby(col)[["wb", "wo"]].sum()
-        for zone, row in g.iterrows():
-            b, o = change.get(zone, (0.0, 0.0))
-            change[zone] = (b + row["wb"], o + row["wo"])
-    pct = {z: 100 * (o - b) / b if b > 0 else float("nan") for z, (b, o) in change.items()}
-    worst = max([-v for v in pct.values() if math.isfinite(v)] + [0.0])
+    change = zone_change(pd.read_csv(folder / "zone_pairs.csv"))
+    pct = {z: float(v) for z, v in change.items()}
     rank = {r.project: r.rank for r in priorities.itertuples() if str(r.in_optimal_set) == "yes"}
+    w, s, e, n = zones.total_bounds
+    view = shapely.box(w - 0.6, s - 0.5, e + 0.6, n + 0.5)
+    base = load_boundaries()
+    land = base["land"].clip(view)
+    cells = zone_cells(zones, land=land)
+    classes = change_classes(colormaps["Greens"])
+    borders = shapely.difference(
+        shapely.union_all(shapely.boundary(base["provinces"].clip(view).geometry.to_numpy())),
+        shapely.buffer(shapely.boundary(shapely.union_all(land.geometry.to_numpy())), 0.002))
     parts = [f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
              f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet" role="img" '
              'aria-label="Network, projects and zones">',
-             f'<path d="{_path(layers["road"].geometry, lat0)}" fill="none" stroke="#f0b27a" stroke-width="0.6"/>',
-             f'<path d="{_path(layers["rail"].geometry, lat0)}" fill="none" stroke="#34495e" stroke-width="0.9"/>']
-    for row, (zx, zy) in zip(zones.itertuples(), zip(x, y)):
+             f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="#d6eaf8"/>',
+             f'<path class="land" d="{_poly_path(land.geometry, lat0)}" fill="#fbfaf5" fill-rule="evenodd" '
+             'stroke="#7fb3d5" stroke-width="0.5"/>']
+    for row, cell in zip(zones.itertuples(), cells.geometry):
         value = pct.get(row.zone, float("nan"))
         label = f"{row.name_en} {row.name_zh}: " + (f"{value:+.2f} % generalized cost" if math.isfinite(value)
                                                     else "not in the objective's pairs")
-        parts.append(f'<circle cx="{zx:.1f}" cy="{zy:.1f}" r="4" fill="{_colour(value, worst)}" stroke="#566573" '
-                     f'stroke-width="0.4"><title>{html.escape(label)}</title></circle>')
+        parts.append(f'<path class="zone" d="{_poly_path([cell], lat0)}" fill="{class_colour(value, classes)}" '
+                     f'fill-rule="evenodd" fill-opacity="0.9" stroke="#ffffff" stroke-width="0.4">'
+                     f'<title>{html.escape(label)}</title></path>')
+    parts += [f'<path d="{_poly_path(base["lakes"].clip(view).geometry, lat0)}" fill="#d6eaf8" fill-rule="evenodd" '
+              'stroke="#7fb3d5" stroke-width="0.3"/>',
+              f'<path class="border" d="{_path([borders], lat0)}" fill="none" stroke="#6c3483" stroke-width="1" '
+              'stroke-dasharray="6 3"/>',
+              f'<path d="{_path(layers["road"].geometry, lat0)}" fill="none" stroke="#e59866" stroke-width="0.6"/>',
+              f'<path d="{_path(layers["rail"].geometry, lat0)}" fill="none" stroke="#34495e" stroke-width="0.9"/>']
+    for (zx, zy) in zip(x, y):
+        parts.append(f'<circle cx="{zx:.1f}" cy="{zy:.1f}" r="1.6" fill="#17202a"/>')
+    for row in base["provinces"].clip(view).itertuples():
+        point = row.geometry.representative_point()
+        px, py = _xy(np.array([point.x]), np.array([point.y]), lat0)
+        if x0 < px[0] < x1 and y0 < py[0] < y1:
+            parts.append(f'<text x="{px[0]:.1f}" y="{py[0]:.1f}" font-size="14" fill="#7d3c98" fill-opacity="0.6" '
+                         f'text-anchor="middle">{html.escape(f"{row.name_zh} {row.name_en}")}</text>')
     candidates = layers["projects_candidates"]
     order = sorted(range(len(candidates)), key=lambda k: bool(candidates["selected"].iloc[k]))  # chosen on top
     for k in order:
@@ -236,9 +262,13 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
             parts.append(f'<text x="{gx[0]:.1f}" y="{gy[0] - 4:.1f}" font-size="9" fill="#922b21">'
                          f'{html.escape(str(attrs["rank"]))}</text>')
     parts.append("</svg>")
-    legend = (f'<p class="legend">Rail (dark), roads (orange), candidate projects (dashed blue), chosen projects '
-              f'(red, numbered by rank). Zones: change in demand-weighted generalized cost from grey (none) to '
-              f'dark green ({-worst:.1f} %). Network data (c) OpenStreetMap contributors, ODbL.</p>')
+    keys = "".join(f'<span class="key" style="background:{colour}"></span>{html.escape(label)} '
+                   for label, colour in class_legend(classes))
+    legend = ('<p class="legend">Rail (dark), roads (orange), province borders (dashed purple), candidate projects '
+              '(dashed blue), chosen projects (red, numbered by rank). Zone cells, coloured by the change in the '
+              f'demand-weighted generalized cost of their trips: {keys}. Zone cells are Voronoi areas within 40 km of '
+              'the zone centroids, clipped to the land, not administrative boundaries. '
+              f'{html.escape(ATTRIBUTION)}</p>')
     return ('<div id="mapbox">' + "".join(parts) + '<div class="controls"><button id="zin" title="zoom in">+</button>'
             '<button id="zout" title="zoom out">&minus;</button><button id="zreset" title="reset">&#8634;</button>'
             '</div><div id="card"></div></div>' + legend)

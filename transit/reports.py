@@ -29,7 +29,7 @@ from shapely.geometry import LineString, Point  # noqa: E402
 from networks.atomic import atomic_output_dir  # noqa: E402
 from networks.osm_export import OSM_METADATA, reproducible_gpkg  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
-from transit.catalogue import load_cities  # noqa: E402
+from transit.maps import draw_map  # noqa: E402
 from transit.model.mode_choice import MODES  # noqa: E402
 from transit.optimize import (  # noqa: E402
     OptimizationRun,
@@ -137,55 +137,14 @@ def _plot(frame: gpd.GeoDataFrame, ax, **style) -> None:  # noqa: ANN001
         frame.plot(ax=ax, **style)
 
 
-def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(9, 10), dpi=110)
-    road, rail = layers["road"], layers["rail"]
-    expressway = road["speed_kph"] >= run.model.config["road"]["expressway_kph"]
-    _plot(road[~expressway], ax, color="#d9d9d9", linewidth=0.3)
-    _plot(road[expressway], ax, color="#f0b27a", linewidth=0.9)
-    fast = rail["speed_kph"] > run.model.config["rail"]["conventional_kph"]
-    _plot(rail[~fast], ax, color="#7f8c8d", linewidth=0.6)
-    _plot(rail[fast], ax, color="#2c3e50", linewidth=1.2)
-    candidates = layers["projects_candidates"]
-    _plot(candidates[~candidates["selected"]], ax, color="#85c1e9", linewidth=1.0, linestyle="--")
-    chosen = layers["projects_selected"]
-    if len(chosen):
-        chosen.plot(ax=ax, color="#c0392b", linewidth=2.6)
-        for rank, row in enumerate(priorities_table(run).itertuples(), start=1):
-            if row.in_optimal_set != "yes":
-                continue
-            geom = chosen.loc[chosen["project"] == row.project, "geometry"].iloc[0]
-            mid = geom.interpolate(0.5, normalized=True)
-            ax.annotate(f"{row.rank}. {row.project}", (mid.x, mid.y), fontsize=6.5, color="#922b21",
-                        xytext=(4, 4), textcoords="offset points",
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7})
-    zones = layers["zones"]
-    zones.plot(ax=ax, color="black", markersize=3, zorder=5)
-    cities = load_cities()
-    for name, row in cities.iterrows():
-        if name in set(zones["city"]):
-            ax.annotate(name, (row["lon"], row["lat"]), fontsize=7, xytext=(3, -8), textcoords="offset points")
-    west, south, east, north = run.model.config["network"]["bbox"]
-    ax.set_xlim(west, east)
-    ax.set_ylim(south, north)
-    ax.set_aspect(1 / np.cos(np.radians((south + north) / 2)))
-    ax.set_title(f"YRD: optimal projects for a budget of {run.budget:g} bn CNY ({run.result.status})", fontsize=10)
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    from matplotlib.lines import Line2D
-
-    ax.legend(handles=[
-        Line2D([], [], color="#2c3e50", lw=1.2, label="high-speed / catalogued rail"),
-        Line2D([], [], color="#7f8c8d", lw=0.6, label="other rail"),
-        Line2D([], [], color="#f0b27a", lw=0.9, label="expressway"),
-        Line2D([], [], color="#c0392b", lw=2.6, label="selected project (rank. id)"),
-        Line2D([], [], color="#85c1e9", lw=1.0, ls="--", label="candidate not selected"),
-    ], loc="lower right", fontsize=7)
-    ax.text(0.01, 0.005, "Network data (c) OpenStreetMap contributors, ODbL (via scgraph-data 2.0.0)",
-            transform=ax.transAxes, fontsize=6, color="#555555")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: Path,
+              pairs: pd.DataFrame, priorities: pd.DataFrame) -> None:
+    ax = draw_map(layers, pairs=pairs, priorities=priorities,
+                  title=f"YRD: optimal projects for a budget of {run.budget:g} bn CNY ({run.result.status})",
+                  expressway_kph=run.model.config["road"]["expressway_kph"],
+                  fast_rail_kph=run.model.config["rail"]["conventional_kph"])
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
 
 
 def _md_table(frame: pd.DataFrame, floatfmt: str = "{:,.1f}") -> str:
@@ -447,7 +406,7 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             for name, layer in layers.items():
                 layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
                               layer_metadata=OSM_METADATA)
-        _draw_map(run, layers, tmp / "map.png")
+        _draw_map(run, layers, tmp / "map.png", zone_pairs, priorities)
         from transit.exports import write_exports
 
         write_exports(run, tmp, {"priorities": priorities, "axes": axes, "pairs": pairs, "zone_pairs": zone_pairs,

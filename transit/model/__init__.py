@@ -17,6 +17,7 @@ _PUBLIC = {
     "YRDModel": "transit.model.core",
     "DesignSkim": "transit.model.core",
     "build_model": "transit.model.core",
+    "load_default": "transit.model.core",
     "objective_pairs": "transit.model.core",
     "load_zones": "transit.model.zones",
     "city_zones": "transit.model.zones",

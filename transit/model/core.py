@@ -33,7 +33,7 @@ from transit.model.mode_choice import MODES, arc_cost, arc_time, logit_model
 from transit.network import BaseNetwork, build_base_network
 from transit.projects import MappedProject, map_projects
 
-__all__ = ["YRDModel", "build_model", "objective_pairs", "DesignSkim"]
+__all__ = ["YRDModel", "build_model", "load_default", "objective_pairs", "DesignSkim"]
 
 
 def objective_pairs(axes: list[Axis], cities: list[str], config: dict[str, Any]) -> list[tuple[str, str]]:
@@ -394,3 +394,29 @@ def _compile(model: YRDModel) -> None:
     model.markets = Markets(origins=np.repeat(o[:, None], len(MODES), axis=1),
                             destinations=np.repeat(d[:, None], len(MODES), axis=1),
                             demand=model.demand["demand"].to_numpy(float)[rows], cost=cost)
+
+
+def load_default(*, zones: str = "county", use_cache: bool = True, **overrides: Any) -> YRDModel:
+    """The embedded default model, as ``transit optimize`` uses it: the offline YRD network, the
+    census zones, the fitted gravity demand, the nested logit and the project catalogue.
+
+    Parameters
+    ----------
+    zones
+        ``"county"`` (163 districts, counties and county-level cities) or ``"city"`` (19 cities).
+    use_cache
+        Reuse the network cache (``~/.cache/yrd-transit``, keyed by a hash of its inputs).
+    overrides
+        Configuration overrides as ``section__key=value`` (e.g. ``demand__growth=1.2``).
+
+    Examples
+    --------
+    >>> import transit
+    >>> model = transit.load_default()            # doctest: +SKIP
+    >>> model.zone_table.head()                   # zones with census population  # doctest: +SKIP
+    """
+    from transit.config import load_config
+
+    if zones not in ("county", "city"):
+        raise InputError(f"zones={zones!r}; expected 'county' or 'city'")
+    return build_model(load_config(zones__level=zones, **overrides), use_cache=use_cache)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from networks.errors import InputError
@@ -52,6 +53,25 @@ class RunRecord:
             raise RunFolderError(f"{self.folder}: no table {name}.csv in this run")
         return pd.read_csv(path)
 
+    def layer(self, name: str) -> Any:
+        """A layer of the run's ``network.gpkg`` as a GeoDataFrame (``rail``, ``road``, ``stations``,
+        ``zones``, ``projects_candidates``, ``projects_selected``)."""
+        import geopandas as gpd
+        import pyogrio
+
+        path = self.folder / "network.gpkg"
+        if not path.is_file():
+            raise RunFolderError(f"{self.folder}: no network.gpkg in this run")
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        if name not in names:
+            raise RunFolderError(f"{path}: no layer {name!r}; the layers are {names}")
+        return gpd.read_file(path, layer=name, engine="pyogrio")
+
+    @property
+    def plot(self) -> RunPlots:
+        """Charts of the run: ``run.plot.map()``, ``run.plot.axes()``."""
+        return RunPlots(self)
+
     def summary(self) -> dict[str, Any]:
         """Status, bound, gap, cost, objective, saving, NPV and the chosen projects."""
         r = self.record["result"]
@@ -62,6 +82,48 @@ class RunRecord:
                 "saving_pct": 100 * r["saving"] / r["base_objective"] if r["base_objective"] else 0.0,
                 "npv_bn_cny": appraisal.get("npv_bn_cny"), "bcr": appraisal.get("bcr"),
                 "selected": " ".join(r["selected"])}
+
+
+class RunPlots:
+    """The charts of a run folder, drawn with matplotlib on a new figure or on ``ax``."""
+
+    def __init__(self, run: RunRecord) -> None:
+        self._run = run
+
+    def map(self, *, ax: Any = None, chinese: bool | None = None, radius_km: float = 40.0) -> Any:
+        """The run's map (as ``map.png``): coast, provinces, network, the chosen projects by rank,
+        and the change in generalized cost by zone.  Returns the matplotlib axes."""
+        from transit.maps import draw_map
+
+        run = self._run
+        layers = {name: run.layer(name) for name in ("rail", "road", "zones", "projects_candidates")}
+        try:
+            config = run.scenario.config()
+            speeds = {"expressway_kph": config["road"]["expressway_kph"],
+                      "fast_rail_kph": config["rail"]["conventional_kph"]}
+        except (InputError, OSError):  # the scenario's config file has moved: the default styling
+            speeds = {}
+        r = run.record["result"]
+        return draw_map(layers, pairs=run.table("zone_pairs"), priorities=run.table("priorities"), ax=ax,
+                        title=f"{run.name}: budget {r['budget']:g} bn CNY ({r['status']})", chinese=chinese,
+                        radius_km=radius_km, **speeds)
+
+    def axes(self, *, ax: Any = None) -> Any:
+        """Each axis's demand-weighted door-to-door minutes before and after, as bars."""
+        import matplotlib.pyplot as plt
+
+        table = self._run.table("axes")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 0.5 * len(table) + 1.2))
+        y = np.arange(len(table))
+        ax.barh(y - 0.2, table["weighted_min_base"], height=0.4, color="#aab7b8", label="before")
+        ax.barh(y + 0.2, table["weighted_min_opt"], height=0.4, color="#c0392b", label="after")
+        ax.set_yticks(y, table["name_en"] if "name_en" in table else table["axis"])
+        ax.invert_yaxis()
+        ax.set_xlabel("demand-weighted door-to-door minutes")
+        ax.set_title(self._run.name)
+        ax.legend()
+        return ax
 
 
 def _scenario_record(scenario: Scenario) -> dict[str, Any]:

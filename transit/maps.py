@@ -1,0 +1,292 @@
+"""Maps of a run: sea and land, provinces, the network, the projects by priority, and the change
+in travel cost by zone as a choropleth.
+
+What is drawn, and from what:
+
+- **Basemap**: land (so the sea, Hangzhou Bay and the Yangtze estuary show), lakes and the
+  province boundaries, from Natural Earth (public domain; ``data/boundaries/``, see
+  ``data/SOURCES.md``).  Offline: no tile server, no download.
+- **Network**: the run's rail and road layers (expressways and high-speed lines stronger).
+- **Projects**: candidates dashed, the chosen ones in red, labelled by their rank in the
+  priority order (``priorities.csv``).
+- **Zones**: each zone's change in the demand-weighted generalized cost of the trips from and
+  to it (``zone_pairs.csv``), as a choropleth over **zone cells**.  No openly licensed county
+  or prefecture boundaries could be shipped, so a zone's cell is its Voronoi area around the
+  zone centroid, clipped to the land and to ``radius_km`` of the centroid: an approximation of
+  the county's area, said so in the legend.  The city and province names are bilingual when a
+  CJK font is installed (Debian: ``apt-get install fonts-noto-cjk``) and English otherwise.
+
+:func:`draw_map` works from the tables and layers a run folder holds, so the same map is drawn
+by ``transit optimize`` (``map.png``) and by ``RunRecord.plot.map()`` in a notebook.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from transit.catalogue import DATA_DIR, load_cities
+
+__all__ = ["load_boundaries", "zone_change", "zone_cells", "cjk_font", "draw_map"]
+
+BOUNDARY_FILES = ("land", "provinces", "lakes")
+ATTRIBUTION = ("Network (c) OpenStreetMap contributors, ODbL. "
+               "Coast, lakes, provinces: Natural Earth (public domain).")
+_CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simhei|simsun|msyh|pingfang|heiti)")
+
+
+@functools.lru_cache(maxsize=1)
+def _boundaries(folder: str) -> dict[str, gpd.GeoDataFrame]:
+    return {name: gpd.read_file(Path(folder) / f"{name}.geojson", engine="pyogrio") for name in BOUNDARY_FILES}
+
+
+def load_boundaries(folder: str | Path | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The basemap layers ``land``, ``provinces`` (``name_en``, ``name_zh``, ``adcode``) and
+    ``lakes`` (EPSG:4326), from ``data/boundaries/`` unless ``folder`` is given."""
+    layers = _boundaries(str(Path(folder) if folder else DATA_DIR / "boundaries"))
+    return {name: frame.copy() for name, frame in layers.items()}
+
+
+def zone_change(pairs: pd.DataFrame) -> pd.Series:
+    """Per zone, the % change in the demand-weighted generalized cost of the trips from and to it.
+
+    ``pairs`` has ``origin``, ``destination``, ``demand``, ``gc_min_base`` and ``gc_min_opt``
+    (the run's ``zone_pairs.csv``).  Zones without a pair with demand are absent.
+    """
+    ok = np.isfinite(pairs["gc_min_base"]) & np.isfinite(pairs["gc_min_opt"]) & (pairs["demand"] > 0)
+    p = pairs[ok]
+    frames = []
+    for col in ("origin", "destination"):
+        frames.append(pd.DataFrame({"zone": p[col].to_numpy(), "wb": (p["demand"] * p["gc_min_base"]).to_numpy(),
+                                    "wo": (p["demand"] * p["gc_min_opt"]).to_numpy()}))
+    sums = pd.concat(frames).groupby("zone", sort=True)[["wb", "wo"]].sum()
+    sums = sums[sums["wb"] > 0]
+    return (100.0 * (sums["wo"] - sums["wb"]) / sums["wb"]).rename("change_pct")
+
+
+def _metric(lat0: float, lon0: float) -> str:
+    return f"+proj=aeqd +lat_0={lat0:.4f} +lon_0={lon0:.4f} +ellps=WGS84 +units=m +no_defs"
+
+
+def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
+               radius_km: float = 40.0) -> gpd.GeoDataFrame:
+    """Voronoi cells around the zone points, clipped to ``land`` and to ``radius_km`` of each point.
+
+    Returns the rows of ``zones`` (same order and columns) with the cell as geometry.  Cells are
+    an approximation of the zones' areas for a choropleth, not administrative boundaries.
+    """
+    if radius_km <= 0 or not math.isfinite(radius_km):
+        raise ValueError(f"radius_km={radius_km!r}; expected a positive number of km")
+    if len(zones) == 0:
+        return zones.copy()
+    points = zones.to_crs("EPSG:4326")
+    lon0, lat0 = float(points.geometry.x.mean()), float(points.geometry.y.mean())
+    crs = _metric(lat0, lon0)
+    pts = points.to_crs(crs).geometry.to_numpy()
+    frame = shapely.envelope(shapely.multipoints(pts)).buffer(radius_km * 2000.0)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True))
+    if len(cells) != len(pts):  # duplicate points share a cell: fall back to containment
+        cells = np.array([next((c for c in cells if c.covers(p)), p.buffer(1.0)) for p in pts], dtype=object)
+    clip = shapely.buffer(pts, radius_km * 1000.0, quad_segs=16)
+    cells = shapely.intersection(cells, clip)
+    if land is not None and len(land):
+        cells = shapely.intersection(cells, shapely.union_all(land.to_crs(crs).geometry.to_numpy()))
+    out = points.copy()
+    out["geometry"] = gpd.GeoSeries(cells, crs=crs).to_crs("EPSG:4326").to_numpy()
+    return out.set_geometry("geometry")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs (registered with matplotlib),
+    or None.  Looks beyond matplotlib's font cache, which predates fonts installed later."""
+    from matplotlib import font_manager
+
+    for entry in font_manager.fontManager.ttflist:
+        if _CJK_FILE.search(Path(entry.fname).name) and "Sans" in entry.name:
+            return entry.name
+    candidates = [p for p in font_manager.findSystemFonts() if _CJK_FILE.search(Path(p).name)]
+    # sans before serif, regular before bold, then by name (deterministic)
+    candidates.sort(key=lambda p: ("serif" in p.lower(), "bold" in p.lower() or "black" in p.lower(), p))
+    for path in candidates:
+        try:
+            font_manager.fontManager.addfont(path)
+            return font_manager.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):  # an unreadable font file: try the next
+            continue
+    return None
+
+
+def _label(name_en: str, name_zh: Any, font: str | None) -> str:
+    zh = name_zh if isinstance(name_zh, str) and name_zh else ""
+    return f"{zh} {name_en}" if font and zh else str(name_en)
+
+
+def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None = None,
+             priorities: pd.DataFrame | None = None, title: str = "", ax: Any = None,
+             bbox: tuple[float, float, float, float] | None = None, expressway_kph: float = 100.0,
+             fast_rail_kph: float = 100.0, radius_km: float = 40.0, chinese: bool | None = None) -> Any:
+    """Draw the run's map on ``ax`` (a new figure when None) and return the axes.
+
+    Parameters
+    ----------
+    layers
+        ``road``, ``rail`` (with ``speed_kph``), ``zones`` (points with ``zone``, ``name_en``,
+        ``city``) and ``projects_candidates`` (``project``, ``selected``), as in ``network.gpkg``.
+    pairs
+        The run's zone pairs (``zone_pairs.csv``) for the choropleth; None leaves zones uncoloured.
+    priorities
+        ``priorities.csv``: the rank of each chosen project (its label).
+    bbox
+        (west, south, east, north); default: the zones' extent with a margin.
+    chinese
+        Bilingual labels; None: when a CJK font is installed.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize, to_hex
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    font = cjk_font() if chinese is None or chinese else None
+    if chinese and font is None:
+        raise RuntimeError("no font with Chinese glyphs is installed (Debian: apt-get install fonts-noto-cjk)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 10), dpi=110)
+    fig = ax.figure
+    zones = layers["zones"]
+    if bbox is None:
+        w, s, e, n = zones.total_bounds if len(zones) else (117.5, 27.0, 123.0, 33.0)
+        bbox = (w - 0.35, s - 0.3, e + 0.35, n + 0.3)
+    west, south, east, north = bbox
+    base = load_boundaries()
+    view = shapely.box(west - 1, south - 1, east + 1, north + 1)
+    ax.set_facecolor("#d6eaf8")  # the sea
+    land = base["land"].clip(view)
+    land.plot(ax=ax, color="#fbfaf5", edgecolor="#7fb3d5", linewidth=0.5, zorder=0)
+    # zone cells, coloured by class of the change in generalized cost (fixed classes, so that two
+    # runs' maps read alike)
+    cmap = colormaps["Greens"]
+    classes = change_classes(cmap)
+    if len(zones):
+        cells = zone_cells(zones, land=land, radius_km=radius_km)
+        change = zone_change(pairs) if pairs is not None else pd.Series(dtype=float)
+        values = cells["zone"].map(change).to_numpy(float)
+        cells.plot(ax=ax, color=[class_colour(v, classes) for v in values], edgecolor="white", linewidth=0.3,
+                   alpha=0.9, zorder=1)
+    base["lakes"].clip(view).plot(ax=ax, color="#d6eaf8", edgecolor="#7fb3d5", linewidth=0.3, zorder=2)
+    provinces = base["provinces"].clip(view)
+    # the borders between provinces (their outlines less the coast)
+    coast = shapely.buffer(shapely.boundary(shapely.union_all(land.geometry.to_numpy())), 0.002)
+    borders = shapely.difference(shapely.union_all(shapely.boundary(provinces.geometry.to_numpy())), coast)
+    gpd.GeoSeries([borders], crs="EPSG:4326").plot(ax=ax, color="#6c3483", linewidth=0.9,
+                                                   linestyle=(0, (4, 2)), zorder=3)
+    road, rail = layers["road"], layers["rail"]
+    if len(road):
+        fast = road["speed_kph"] >= expressway_kph
+        _plot(road[~fast], ax, color="#d5d8dc", linewidth=0.3, zorder=4)
+        _plot(road[fast], ax, color="#e59866", linewidth=0.8, zorder=4)
+    if len(rail):
+        fast = rail["speed_kph"] > fast_rail_kph
+        _plot(rail[~fast], ax, color="#7f8c8d", linewidth=0.6, zorder=5)
+        _plot(rail[fast], ax, color="#2c3e50", linewidth=1.2, zorder=5)
+    candidates = layers["projects_candidates"]
+    selected = candidates["selected"].astype(str).str.lower().isin(["true", "1", "yes"])
+    _plot(candidates[~selected], ax, color="#5dade2", linewidth=1.0, linestyle="--", zorder=6)
+    chosen = candidates[selected]
+    if len(chosen):
+        chosen.plot(ax=ax, color="#c0392b", linewidth=2.6, zorder=7)
+        rank = {}
+        if priorities is not None and len(priorities):
+            rank = {r.project: r.rank for r in priorities.itertuples() if str(r.in_optimal_set) == "yes"}
+        for row in chosen.itertuples():
+            mid = row.geometry.interpolate(0.5, normalized=True)
+            ax.annotate(f"{rank.get(row.project, '-')}. {row.project}", (mid.x, mid.y), fontsize=6.5,
+                        color="#922b21", xytext=(4, 4), textcoords="offset points", zorder=9,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
+    # names: provinces (large, light), cities (at the city's point, or its zones' mean)
+    family = {"fontfamily": [font, "DejaVu Sans"]} if font else {}
+    for row in provinces.itertuples():
+        point = row.geometry.representative_point()
+        if west < point.x < east and south < point.y < north:
+            ax.annotate(_label(row.name_en, row.name_zh, font), (point.x, point.y), fontsize=9, color="#7d3c98",
+                        alpha=0.6, ha="center", zorder=8, **family)
+    if len(zones):
+        zones.plot(ax=ax, color="black", markersize=2, zorder=8)
+        cities = load_cities()
+        for city, group in zones.groupby("city", sort=True):
+            if city in cities.index:
+                x, y, zh = cities.loc[city, "lon"], cities.loc[city, "lat"], cities.loc[city, "name_zh"]
+            else:
+                x, y, zh = group.geometry.x.mean(), group.geometry.y.mean(), None
+            ax.annotate(_label(city, zh, font), (x, y), fontsize=7, xytext=(3, -8), textcoords="offset points",
+                        zorder=9, **family)
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(1 / np.cos(np.radians((south + north) / 2)))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.legend(handles=[
+        Line2D([], [], color="#2c3e50", lw=1.2, label="high-speed / catalogued rail"),
+        Line2D([], [], color="#7f8c8d", lw=0.6, label="other rail"),
+        Line2D([], [], color="#e59866", lw=0.8, label="expressway"),
+        Line2D([], [], color="#c0392b", lw=2.6, label="chosen project (rank. id)"),
+        Line2D([], [], color="#5dade2", lw=1.0, ls="--", label="candidate not chosen"),
+        Line2D([], [], color="#6c3483", lw=0.9, ls=(0, (4, 2)), label="province boundary"),
+        *[Patch(color=colour, label=label) for label, colour in class_legend(classes)],
+        Patch(color="#f2f3f4", label="zone: not in the objective"),
+    ], loc="lower right", fontsize=6.5, framealpha=0.9)
+    ax.text(0.01, 0.005, f"{ATTRIBUTION}\nZone cells: Voronoi areas within {radius_km:g} km of the zone centroids, "
+            "clipped to the land; not administrative boundaries.", transform=ax.transAxes, fontsize=5.5,
+            color="#555555", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+    fig.tight_layout()
+    return ax
+
+
+# classes of the change in generalized cost, % (improvement), upper bounds; the last is open
+CLASS_BREAKS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def change_classes(cmap: Any) -> list[tuple[float, float, str]]:
+    from matplotlib.colors import to_hex
+
+    bounds = [0.0, *CLASS_BREAKS, math.inf]  # the first class: no gain
+    n = len(bounds) - 1
+    return [(bounds[k], bounds[k + 1], to_hex(cmap(0.12 + 0.88 * k / (n - 1)))) for k in range(n)]
+
+
+def class_colour(value: float, classes: list[tuple[float, float, str]]) -> str:
+    if not math.isfinite(value):
+        return "#f2f3f4"
+    gain = -value
+    for low, high, colour in classes:
+        if gain <= high:
+            return colour
+    return classes[-1][2]
+
+
+def class_legend(classes: list[tuple[float, float, str]]) -> list[tuple[str, str]]:
+    out = []
+    for low, high, colour in classes:
+        if low == 0.0 and high == 0.0:
+            out.append(("zone: no gain (0 %)", colour))
+        elif math.isinf(high):
+            out.append((f"zone: cost down more than {low:g} %", colour))
+        else:
+            out.append((f"zone: cost down {low:g} to {high:g} %", colour))
+    return out
+
+
+def _plot(frame: gpd.GeoDataFrame, ax: Any, **style: Any) -> None:
+    if len(frame):
+        frame.plot(ax=ax, **style)
