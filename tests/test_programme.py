@@ -240,14 +240,19 @@ def test_yrd_programme_on_a_catalogue_slice_equals_brute_force(model):
             assert exact.openings["hutong_phase2"] <= exact.openings["shanghai_hangzhou_hsr"]
 
 
-def test_transit_programme_writes_a_proved_schedule(tmp_path):
+def test_transit_programme_writes_a_proved_schedule(tmp_path, capsys):
     import pandas as pd
 
     from transit.cli import main
 
     out = tmp_path / "prog"
+    capsys.readouterr()
     assert main(["programme", "--horizon", "2026-2028", "--yearly-budget", "30", "--objective", "benefit",
-                 "--frontier-steps", "2", "--cost-sharing", "length", "--out", str(out)]) == 0
+                 "--frontier-steps", "2", "--cost-sharing", "length", "--out", str(out), "-v"]) == 0
+    log = capsys.readouterr().err
+    for step in ("scheduling", "2026-2028 exactly (CP-SAT): done", "programme: OPTIMAL", "alliance tables",
+                 "budget-saving frontier (2 exact optima): done"):
+        assert step in log, (step, log)
     from transit.programme import OUTPUTS
 
     for name in OUTPUTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -210,8 +211,16 @@ def _run(args: list[str], capsys) -> tuple[int, str]:
 
 def test_optimize_command_writes_every_output(tmp_path, capsys):
     out = tmp_path / "results"
-    code = main(["optimize", "--budget", "120", "--out", str(out), "--ladder-steps", "3"])
+    capsys.readouterr()
+    code = main(["optimize", "--budget", "120", "--out", str(out), "--ladder-steps", "3", "--verbose"])
     assert code == 0
+    # --verbose: every long step logged on stderr with its time, each budget of the ladder with its status
+    log = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("transit optimize: [") for line in log), log
+    text = "\n".join(log)
+    for step in ("building the model", "skims before and after", "map.png: done", "exports: GMNS", "report.html: done"):
+        assert step in text, step
+    assert len([line for line in log if re.search(r"budget \d+ bn CNY: OPTIMAL, \d+ project", line)]) == 3
     files = {p.name for p in out.iterdir()}
     assert files == {"priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.csv", "zone_pairs.csv", "network.gpkg", "map.png",
                      "report.md", "run.json", "manifest.json", "node.csv", "link.csv", "config.csv", "skims.omx",

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from networks.errors import TransitError
+from transit.progress import verbose_output
 
 __all__ = ["main", "build_parser"]
 
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in _COMMANDS:
         module = importlib.import_module(f"transit._cmd_{name}")
         module.add_parser(subparsers)
+    for sub in subparsers.choices.values():  # every command: its steps on stderr, or not
+        group = sub.add_mutually_exclusive_group()
+        group.add_argument("-v", "--verbose", action="store_true", default=None,
+                           help="log each long step (build, skims, solve, outputs) on stderr; the default "
+                                "when stderr is a terminal")
+        group.add_argument("-q", "--quiet", action="store_false", dest="verbose",
+                           help="no step log or progress bar, only warnings and errors")
     return parser
 
 
@@ -98,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _one_line_warnings(f"transit {command}".strip())
     args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     try:
-        return int(args.func(args) or 0)
+        with verbose_output(f"transit {args.command}", args.verbose):
+            return int(args.func(args) or 0)
     except TransitError as exc:
         print(f"transit {args.command}: error: {exc}", file=sys.stderr)
         return 2

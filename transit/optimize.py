@@ -14,6 +14,7 @@ from solvers import selection
 from solvers.selection.markets import market_budget_ladder
 from transit.model import DesignSkim, YRDModel, build_model
 from transit.model.mode_choice import MODES
+from transit.progress import Stopwatch, logger, progress_bar
 
 __all__ = ["OptimizationRun", "run_optimization", "budget_steps", "priorities_table", "axes_table", "pairs_table"]
 
@@ -111,10 +112,13 @@ def run_optimization(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
-        model = build_model(config, projects_path=projects_path, axes_path=axes_path,
-                            exclude_projects=exclude_projects, use_cache=use_cache, osm=osm,
-                            osm_network=osm_network, od=od)
+        with Stopwatch("building the model (network, zones, demand, mode choice, catalogue)"):
+            model = build_model(config, projects_path=projects_path, axes_path=axes_path,
+                                exclude_projects=exclude_projects, use_cache=use_cache, osm=osm,
+                                osm_network=osm_network, od=od)
     timings["build_model_s"] = time.perf_counter() - started
+    logger.info("model: %d zones, %d zone pairs with demand, %d candidate projects", len(model.zones),
+                len(model.demand), len(model.candidates))
     caps = dict(member_caps or {})
     known_members = {m.id for m in model.members} | {p.lead_member for p in model.projects}
     unknown = sorted(set(caps) - known_members)
@@ -129,39 +133,52 @@ def run_optimization(
     started = time.perf_counter()
     budgets = budget_steps(budget, ladder_steps) if budget > 0 else [0.0]
     terms = project_cost_terms(model, appraisal) if objective == "npv" else None
-    ladder = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
-                                  member_caps=caps or None, time_limit=time_limit, project_costs=terms)
+    logger.info("enumerating the projects' records, then solving exactly at %d budget(s) up to %g bn CNY (CP-SAT)",
+                len(budgets), budgets[-1])
+    with progress_bar(len(budgets), "budget ladder", " budget") as bar:
+        def step(b: float, r: Any, seconds: float) -> None:
+            bar.update(1)
+            logger.info("budget %g bn CNY: %s, %d project(s), gap %.2g, %.1f s", b, r.status, len(r.selected),
+                        r.gap, seconds)
+
+        ladder = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
+                                      member_caps=caps or None, time_limit=time_limit, project_costs=terms,
+                                      on_step=step)
     result = ladder.results[-1]
     fair = None
     if fairness or min_improvement:
         from solvers.selection.fairness import solve_fair_selection
         from transit.fairness import axis_groups
 
-        fair = solve_fair_selection(model.selection_layers, model.candidates, model.markets, budget=budget,
-                                    groups=axis_groups(model), minimum=minimum, maximin=fairness == "maximin",
-                                    member_caps=caps or None, time_limit=time_limit, project_costs=terms)
+        with Stopwatch("fair selection across the axes"):
+            fair = solve_fair_selection(model.selection_layers, model.candidates, model.markets, budget=budget,
+                                        groups=axis_groups(model), minimum=minimum, maximin=fairness == "maximin",
+                                        member_caps=caps or None, time_limit=time_limit, project_costs=terms)
         result = fair.result
     timings["optimise_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    skim_base = model.base_skim()
-    skim_opt = model.skim(result.selected)
-    fastest_base = model.fastest_rail(())
-    fastest_opt = model.fastest_rail(result.selected)
+    with Stopwatch("skims before and after (door-to-door times, mode shares, fastest rail)"):
+        skim_base = model.base_skim()
+        skim_opt = model.skim(result.selected)
+        fastest_base = model.fastest_rail(())
+        fastest_opt = model.fastest_rail(result.selected)
     timings["skims_s"] = time.perf_counter() - started
     congested = None
     if congestion:
         from transit.congestion import solve_road_projects
 
         started = time.perf_counter()
-        congested = solve_road_projects(model, budget=budget, time_limit=congestion_time_limit)
+        with Stopwatch("road projects under congestion (exact bilevel design)"):
+            congested = solve_road_projects(model, budget=budget, time_limit=congestion_time_limit)
         timings["congestion_s"] = time.perf_counter() - started
     uncertainty = None
     if monte_carlo_draws:
         from transit.appraisal.uncertainty import monte_carlo
 
         started = time.perf_counter()
-        uncertainty = monte_carlo(model, appraisal, budget=budget, objective=objective, draws=monte_carlo_draws,
-                                  seed=seed, workers=workers, member_caps=caps or None)
+        with Stopwatch(f"Monte Carlo of the appraisal ({monte_carlo_draws} draws)"):
+            uncertainty = monte_carlo(model, appraisal, budget=budget, objective=objective,
+                                      draws=monte_carlo_draws, seed=seed, workers=workers, member_caps=caps or None)
         timings["monte_carlo_s"] = time.perf_counter() - started
     return OptimizationRun(model=model, budget=float(budget), member_caps=caps, ladder=ladder, result=result,
                            skim_base=skim_base, skim_opt=skim_opt, fastest_base=fastest_base, fastest_opt=fastest_opt,

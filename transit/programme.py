@@ -37,6 +37,7 @@ from transit.appraisal import (
 from transit.appraisal.cashflows import _discount
 from transit.appraisal.parameters import AppraisalParameters, category
 from transit.catalogue import PROJECT_STATUSES
+from transit.progress import Stopwatch, logger
 
 __all__ = ["OUTPUTS", "PROGRAMME_OBJECTIVES", "ProgrammeRun", "programme_inputs", "run_programme", "write_programme"]
 
@@ -168,7 +169,8 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if model is None:
-        model = build_model(config, projects_path=projects_path, use_cache=use_cache)
+        with Stopwatch("building the model (network, zones, demand, mode choice, catalogue)"):
+            model = build_model(config, projects_path=projects_path, use_cache=use_cache)
     timings["build_model_s"] = time.perf_counter() - started
     params = appraisal_parameters(model.config, mode_shares=base_mode_shares(model))
     if first < params.base_year:
@@ -191,11 +193,14 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
         minimum = check_min_improvement(model, min_improvement)
         groups = axis_groups(model)
     started = time.perf_counter()
-    result = solve_programme(model.selection_layers, model.candidates, model.markets, years=range(first, last + 1),
-                             schedule=schedule, yearly_budget=float(yearly_budget), weights=weights,
-                             weight_after=after, start_costs=costs, member_caps=caps or None, time_limit=time_limit,
-                             relative_gap=relative_gap, workers=workers, groups=groups, group_minimum=minimum)
+    with Stopwatch(f"scheduling {len(model.candidates)} candidates over {first}-{last} exactly (CP-SAT)"):
+        result = solve_programme(model.selection_layers, model.candidates, model.markets,
+                                 years=range(first, last + 1), schedule=schedule, yearly_budget=float(yearly_budget),
+                                 weights=weights, weight_after=after, start_costs=costs, member_caps=caps or None,
+                                 time_limit=time_limit, relative_gap=relative_gap, workers=workers, groups=groups,
+                                 group_minimum=minimum)
     timings["solve_s"] = time.perf_counter() - started
+    logger.info("programme: %s, %d project(s) started, gap %.2g", result.status, len(result.starts), result.gap)
     run = ProgrammeRun(model=model, params=params, horizon=(first, last), end_year=end,
                        yearly_budget=float(yearly_budget), objective=objective, result=result, schedule=schedule,
                        weights=weights, weight_after=after, start_costs=costs or {}, member_caps=caps,
@@ -204,7 +209,8 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
         from transit.alliance import alliance_tables
 
         started = time.perf_counter()
-        run.alliance = alliance_tables(run, rule=cost_sharing, negotiated=negotiated)
+        with Stopwatch("alliance tables (cost shares, benefits by city, Shapley values)"):
+            run.alliance = alliance_tables(run, rule=cost_sharing, negotiated=negotiated)
         timings["alliance_s"] = time.perf_counter() - started
     if frontier_steps:
         from solvers.selection.markets import market_budget_ladder
@@ -213,8 +219,9 @@ def run_programme(config: dict[str, Any], *, horizon: tuple[int, int], yearly_bu
         top = min(float(yearly_budget) * (last - first + 1), float(sum(c.cost for c in model.candidates)))
         if top > 0:
             budgets = [round(top * k / frontier_steps, 6) for k in range(1, frontier_steps + 1)]
-            run.frontier = market_budget_ladder(model.selection_layers, model.candidates, model.markets, budgets,
-                                                time_limit=time_limit)
+            with Stopwatch(f"budget-saving frontier ({len(budgets)} exact optima)"):
+                run.frontier = market_budget_ladder(model.selection_layers, model.candidates, model.markets,
+                                                    budgets, time_limit=time_limit)
         timings["frontier_s"] = time.perf_counter() - started
     return run
 

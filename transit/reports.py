@@ -30,6 +30,7 @@ from networks.atomic import atomic_output_dir  # noqa: E402
 from networks.osm_export import OSM_METADATA, reproducible_gpkg  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
 from transit.maps import draw_map  # noqa: E402
+from transit.progress import Stopwatch, logger  # noqa: E402
 from transit.model.mode_choice import MODES  # noqa: E402
 from transit.optimize import (  # noqa: E402
     OptimizationRun,
@@ -382,16 +383,17 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
     ``manifest.json`` (:func:`manifest`) closes the folder.
     """
     out_dir = Path(out_dir)
-    priorities = priorities_table(run)
-    axes = axes_table(run)
-    pairs = pairs_table(run)
-    zone_pairs = zone_pairs_table(run)
-    unvalued = unvalued_table(run)
-    appraisal = appraisal_table(run)
-    package = package_appraisal(run)
-    tornado = tornado_table(run)
-    checks = timetable_check(run.model, missing="skip")
-    layers = network_layers(run)
+    with Stopwatch("tables: priorities, appraisal, tornado, axes, pairs, timetable check, GIS layers"):
+        priorities = priorities_table(run)
+        axes = axes_table(run)
+        pairs = pairs_table(run)
+        zone_pairs = zone_pairs_table(run)
+        unvalued = unvalued_table(run)
+        appraisal = appraisal_table(run)
+        package = package_appraisal(run)
+        tornado = tornado_table(run)
+        checks = timetable_check(run.model, missing="skip")
+        layers = network_layers(run)
     with atomic_output_dir(out_dir, managed=OUTPUTS) as tmp:
         priorities.to_csv(tmp / "priorities.csv", index=False)
         appraisal.to_csv(tmp / "appraisal.csv", index=False, float_format="%.6g")
@@ -406,11 +408,13 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             for name, layer in layers.items():
                 layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
                               layer_metadata=OSM_METADATA)
-        _draw_map(run, layers, tmp / "map.png", zone_pairs, priorities)
+        with Stopwatch("map.png"):
+            _draw_map(run, layers, tmp / "map.png", zone_pairs, priorities)
         from transit.exports import write_exports
 
-        write_exports(run, tmp, {"priorities": priorities, "axes": axes, "pairs": pairs, "zone_pairs": zone_pairs,
-                                 "appraisal": appraisal, "tornado": tornado})
+        with Stopwatch("exports: GMNS node/link, OMX skims, Excel workbook"):
+            write_exports(run, tmp, {"priorities": priorities, "axes": axes, "pairs": pairs,
+                                     "zone_pairs": zone_pairs, "appraisal": appraisal, "tornado": tornado})
         report = _report(run, priorities, axes, checks, unvalued, appraisal, package, tornado)
         if run.monte_carlo is not None:
             report += _monte_carlo_section(run)
@@ -462,8 +466,10 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
             (tmp / name).write_bytes(blob)
         from transit.html_report import write_report_html
 
-        write_report_html(tmp)
+        with Stopwatch("report.html"):
+            write_report_html(tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest(tmp), indent=1) + "\n", encoding="utf-8")
+    logger.info("outputs in %s", out_dir)
     return out_dir
 
 

@@ -390,18 +390,21 @@ def market_budget_ladder(
     relative_gap: float = 0.0,
     log: Callable[[str], None] | None = None,
     project_costs: Mapping[str, float] | None = None,
+    on_step: Callable[[float, SelectionResult, float], None] | None = None,
 ) -> Ladder:
     """Exact optimum of the market objective at each budget, with the priority order.
 
     As :func:`solvers.selection.budget_ladder`: records enumerated once for the largest
-    budget, ``time_limit`` per budget; ``project_costs`` as in :func:`solve_market_selection`.
+    budget, ``time_limit`` per budget; ``project_costs`` as in :func:`solve_market_selection`;
+    ``on_step(budget, result, seconds)`` after each budget (progress reporting).
     """
     budget_list = _budget_list(budgets)
     problem, top, caps = _prepare(layers, projects, markets, budget_list[-1], member_caps)
     relative_gap = _check_number(relative_gap, "relative_gap")
     sav = _savings_for(problem, top, caps, deadline=None, log=log)
     sav.penalty = _penalty(problem, project_costs)
-    return _ladder(problem.inst, sav, budget_list, caps, time_limit=time_limit, relative_gap=relative_gap, log=log)
+    return _ladder(problem.inst, sav, budget_list, caps, time_limit=time_limit, relative_gap=relative_gap, log=log,
+                   on_step=on_step)
 
 
 # --------------------------------------------------------------------------------------------

@@ -209,8 +209,10 @@ def budget_ladder(
 
 
 def _ladder(inst: _Instance, sav: _Savings, budget_list: list[float], caps: Mapping[str, float], *,
-            time_limit: float | None, relative_gap: float, log: Callable[[str], None] | None) -> Ladder:
-    """Solve at every budget (records shared) and derive the priority order."""
+            time_limit: float | None, relative_gap: float, log: Callable[[str], None] | None,
+            on_step: Callable[[float, SelectionResult, float], None] | None = None) -> Ladder:
+    """Solve at every budget (records shared) and derive the priority order; ``on_step(budget,
+    result, seconds)`` is called after each budget (progress reporting)."""
     results: list[SelectionResult] = []
     hint = 0
     for b in budget_list:
@@ -221,6 +223,8 @@ def _ladder(inst: _Instance, sav: _Savings, budget_list: list[float], caps: Mapp
                          started=started, hint=hint)
         )
         hint = inst.mask_of(results[-1].selected)
+        if on_step is not None:
+            on_step(b, results[-1], time.perf_counter() - started)
     # Order of first entry, ties broken by the marginal saving in the entry budget's optimum.
     entries: list[tuple[int, float, str, float]] = []
     seen: set[str] = set()
