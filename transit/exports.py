@@ -77,7 +77,7 @@ def _reproducible_xlsx(path: Path) -> None:
 
 def write_exports(run: Any, folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     """Write the GMNS network, the OMX skims and the Excel workbook of ``tables`` into ``folder``."""
-    graph = run.model.design_graph(run.selected)
+    graph = run.design_graph()
     write_gmns(graph, folder, dataset_name=f"YRD multimodal network, package {' '.join(run.selected) or '(none)'}")
     matrices, lookups = skim_matrices(run)
     units = {name: {"units": "trips/day" if name == "demand" else "share" if name.startswith("share") else "min"}

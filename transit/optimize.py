@@ -38,9 +38,18 @@ class OptimizationRun:
     monte_carlo: Any = None  # transit.appraisal.uncertainty.MonteCarloResult with monte_carlo_draws > 0
     fairness: Any = None  # solvers.selection.fairness.FairSelection with fairness or min_improvement
 
+    _design_graph: Any = field(default=None, init=False, repr=False, compare=False)
+
     @property
     def selected(self) -> tuple[str, ...]:
         return self.result.selected
+
+    def design_graph(self) -> Any:
+        """The network with the chosen projects' arcs, built once per run (shared by the GIS
+        layers and the GMNS export; treat it as read-only)."""
+        if self._design_graph is None:
+            self._design_graph = self.model.design_graph(self.selected)
+        return self._design_graph
 
 
 def budget_steps(budget: float, steps: int) -> list[float]:

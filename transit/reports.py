@@ -96,7 +96,7 @@ def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
 def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
     """GIS layers: rail, road, stations, zones, candidate and selected project alignments."""
     model = run.model
-    G = model.design_graph(run.selected)
+    G = run.design_graph()
 
     def one_way(graph: nx.MultiDiGraph, mode: str):
         seen = set()
