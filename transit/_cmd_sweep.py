@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from transit.scenarios.sweep import sweep, sweep_table
 
     outcomes = sweep(args.scenarios, workers=args.workers, scheduler=args.scheduler, runs_dir=args.runs_dir,
-                     use_cache=not args.no_cache)
+                     use_cache=not args.no_cache, progress=getattr(args, "verbose", None))
     for o in outcomes:
         print(f"{'ok' if o.ok else 'FAILED'}: {o.scenario}: {o.message}" + (f" ({o.folder})" if o.folder else ""))
     from pathlib import Path
