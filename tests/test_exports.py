@@ -128,7 +128,7 @@ def test_html_report_is_self_contained_and_renders_in_chromium(run_dir, tmp_path
     import geopandas as gpd
 
     n_zones = len(gpd.read_file(run_dir / "network.gpkg", layer="zones"))
-    assert dom.count('class="land"') == 1 and dom.count('class="border"') == 1
+    assert dom.count('class="land"') == 1 and dom.count('class="border"') == 1 and dom.count('class="city"') == 1
     assert dom.count('<path class="zone"') == n_zones and "浙江省 Zhejiang" in dom and "Natural Earth" in dom
     shot = tmp_path / "report.png"
     subprocess.run([*flags, "--window-size=1280,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120,

@@ -74,6 +74,13 @@ def test_zone_cells_partition_the_land_near_the_zones():
         assert cell.hausdorff_distance(centre) <= 30_000 * 1.01
     # and not on the sea: Hangzhou Bay is in no cell
     assert not any(c.covers(Point(*SEA["Hangzhou Bay"])) for c in cells.geometry)
+    # a city's area is its zones' cells merged (Shaoxing and Hangzhou as one "city" here)
+    from transit.maps import city_areas
+
+    cities = city_areas(cells.assign(city=["A", "A", "B", "C"]))
+    assert list(cities["city"]) == ["A", "B", "C"]
+    assert cities.geometry.iloc[0].area == pytest.approx(cells.geometry.iloc[0].area + cells.geometry.iloc[1].area,
+                                                         rel=1e-6)
     with pytest.raises(ValueError, match="radius_km"):
         zone_cells(zones, radius_km=0)
 

@@ -33,8 +33,8 @@ import shapely
 from matplotlib import colormaps
 
 from networks.atomic import atomic_write_text
-from transit.maps import (ATTRIBUTION, change_classes, class_colour, class_legend, load_boundaries, zone_cells,
-                          zone_change)
+from transit.maps import (ATTRIBUTION, change_classes, city_areas, class_colour, class_legend, load_boundaries,
+                          zone_cells, zone_change)
 
 __all__ = ["render_report_html", "write_report_html"]
 
@@ -230,6 +230,8 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
         parts.append(f'<path class="zone" d="{_poly_path([cell], lat0)}" fill="{class_colour(value, classes)}" '
                      f'fill-rule="evenodd" fill-opacity="0.9" stroke="#ffffff" stroke-width="0.4">'
                      f'<title>{html.escape(label)}</title></path>')
+    parts.append(f'<path class="city" d="{_path(city_areas(cells).boundary, lat0)}" fill="none" stroke="#566573" '
+                 'stroke-width="0.7"/>')
     parts += [f'<path d="{_poly_path(base["lakes"].clip(view).geometry, lat0)}" fill="#d6eaf8" fill-rule="evenodd" '
               'stroke="#7fb3d5" stroke-width="0.3"/>',
               f'<path class="border" d="{_path([borders], lat0)}" fill="none" stroke="#6c3483" stroke-width="1" '
@@ -265,7 +267,7 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     keys = "".join(f'<span class="key" style="background:{colour}"></span>{html.escape(label)} '
                    for label, colour in class_legend(classes))
     legend = ('<p class="legend">Rail (dark), roads (orange), province borders (dashed purple), candidate projects '
-              '(dashed blue), chosen projects (red, numbered by rank). Zone cells, coloured by the change in the '
+              '(dashed blue), chosen projects (red, numbered by rank), cities (grey outlines: their zones\' cells merged). Zone cells, coloured by the change in the '
               f'demand-weighted generalized cost of their trips: {keys}. Zone cells are Voronoi areas within 40 km of '
               'the zone centroids, clipped to the land, not administrative boundaries. '
               f'{html.escape(ATTRIBUTION)}</p>')

@@ -35,7 +35,7 @@ import shapely
 
 from transit.catalogue import DATA_DIR, load_cities
 
-__all__ = ["load_boundaries", "zone_change", "zone_cells", "cjk_font", "draw_map"]
+__all__ = ["load_boundaries", "zone_change", "zone_cells", "city_areas", "cjk_font", "draw_map"]
 
 BOUNDARY_FILES = ("land", "provinces", "lakes")
 ATTRIBUTION = ("Network (c) OpenStreetMap contributors, ODbL. "
@@ -102,6 +102,13 @@ def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
     out = points.copy()
     out["geometry"] = gpd.GeoSeries(cells, crs=crs).to_crs("EPSG:4326").to_numpy()
     return out.set_geometry("geometry")
+
+
+def city_areas(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The zone cells of each city merged: one (approximate) area per ``city``, in name order."""
+    merged = cells[["city", "geometry"]].dissolve(by="city", sort=True).reset_index()
+    merged["geometry"] = shapely.make_valid(merged.geometry.to_numpy())
+    return merged
 
 
 @functools.lru_cache(maxsize=1)
@@ -182,6 +189,8 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
         values = cells["zone"].map(change).to_numpy(float)
         cells.plot(ax=ax, color=[class_colour(v, classes) for v in values], edgecolor="white", linewidth=0.3,
                    alpha=0.9, zorder=1)
+        # each city's zone cells together: an outline of the city's area as the model sees it
+        city_areas(cells).boundary.plot(ax=ax, color="#566573", linewidth=0.6, zorder=1.5)
     base["lakes"].clip(view).plot(ax=ax, color="#d6eaf8", edgecolor="#7fb3d5", linewidth=0.3, zorder=2)
     provinces = base["provinces"].clip(view)
     # the borders between provinces (their outlines less the coast)
@@ -245,6 +254,7 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
         Line2D([], [], color="#6c3483", lw=0.9, ls=(0, (4, 2)), label="province boundary"),
         *[Patch(color=colour, label=label) for label, colour in class_legend(classes)],
         Patch(color="#f2f3f4", label="zone: not in the objective"),
+        Line2D([], [], color="#566573", lw=0.6, label="city: its zones' cells (approximate)"),
     ], loc="lower right", fontsize=6.5, framealpha=0.9)
     ax.text(0.01, 0.005, f"{ATTRIBUTION}\nZone cells: Voronoi areas within {radius_km:g} km of the zone centroids, "
             "clipped to the land; not administrative boundaries.", transform=ax.transAxes, fontsize=5.5,
