@@ -159,7 +159,6 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
     """
     import matplotlib.pyplot as plt
     from matplotlib import colormaps
-    from matplotlib.colors import Normalize, to_hex
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
