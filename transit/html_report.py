@@ -33,8 +33,8 @@ import shapely
 from matplotlib import colormaps
 
 from networks.atomic import atomic_write_text
-from transit.maps import (ATTRIBUTION, change_classes, city_areas, class_colour, class_legend, load_boundaries,
-                          zone_cells, zone_change)
+from transit.maps import (ATTRIBUTION, CELL_RADIUS_KM, change_classes, city_areas, class_colour, class_legend,
+                          load_boundaries, province_borders, zone_cells, zone_change)
 
 __all__ = ["render_report_html", "write_report_html"]
 
@@ -214,9 +214,7 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     land = base["land"].clip(view)
     cells = zone_cells(zones, land=land)
     classes = change_classes(colormaps["Greens"])
-    borders = shapely.difference(
-        shapely.union_all(shapely.boundary(base["provinces"].clip(view).geometry.to_numpy())),
-        shapely.buffer(shapely.boundary(shapely.union_all(land.geometry.to_numpy())), 0.002))
+    borders = province_borders(base["provinces"].clip(view), land)
     parts = [f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
              f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet" role="img" '
              'aria-label="Network, projects and zones">',
@@ -267,10 +265,10 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     keys = "".join(f'<span class="key" style="background:{colour}"></span>{html.escape(label)} '
                    for label, colour in class_legend(classes))
     legend = ('<p class="legend">Rail (dark), roads (orange), province borders (dashed purple), candidate projects '
-              '(dashed blue), chosen projects (red, numbered by rank), cities (grey outlines: their zones\' cells merged). Zone cells, coloured by the change in the '
-              f'demand-weighted generalized cost of their trips: {keys}. Zone cells are Voronoi areas within 40 km of '
-              'the zone centroids, clipped to the land, not administrative boundaries. '
-              f'{html.escape(ATTRIBUTION)}</p>')
+              '(dashed blue), chosen projects (red, numbered by rank), cities (grey outlines: their zones\' cells '
+              'merged). Zone cells, coloured by the change in the demand-weighted generalized cost of their trips: '
+              f'{keys}. Zone cells are Voronoi areas within {CELL_RADIUS_KM:g} km of the zone centroids, clipped to '
+              f'the land, not administrative boundaries. {html.escape(ATTRIBUTION)}</p>')
     return ('<div id="mapbox">' + "".join(parts) + '<div class="controls"><button id="zin" title="zoom in">+</button>'
             '<button id="zout" title="zoom out">&minus;</button><button id="zreset" title="reset">&#8634;</button>'
             '</div><div id="card"></div></div>' + legend)

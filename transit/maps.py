@@ -35,9 +35,10 @@ import shapely
 
 from transit.catalogue import DATA_DIR, load_cities
 
-__all__ = ["load_boundaries", "zone_change", "zone_cells", "city_areas", "cjk_font", "draw_map"]
+__all__ = ["load_boundaries", "zone_change", "zone_cells", "city_areas", "province_borders", "cjk_font", "draw_map"]
 
 BOUNDARY_FILES = ("land", "provinces", "lakes")
+CELL_RADIUS_KM = 40.0  # a zone cell reaches at most this far from its centroid
 ATTRIBUTION = ("Network (c) OpenStreetMap contributors, ODbL. "
                "Coast, lakes, provinces: Natural Earth (public domain).")
 _CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simhei|simsun|msyh|pingfang|heiti)")
@@ -77,7 +78,7 @@ def _metric(lat0: float, lon0: float) -> str:
 
 
 def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
-               radius_km: float = 40.0) -> gpd.GeoDataFrame:
+               radius_km: float = CELL_RADIUS_KM) -> gpd.GeoDataFrame:
     """Voronoi cells around the zone points, clipped to ``land`` and to ``radius_km`` of each point.
 
     Returns the rows of ``zones`` (same order and columns) with the cell as geometry.  Cells are
@@ -102,6 +103,12 @@ def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
     out = points.copy()
     out["geometry"] = gpd.GeoSeries(cells, crs=crs).to_crs("EPSG:4326").to_numpy()
     return out.set_geometry("geometry")
+
+
+def province_borders(provinces: gpd.GeoDataFrame, land: gpd.GeoDataFrame) -> Any:
+    """The lines between provinces: their outlines less the coast (a shapely geometry)."""
+    coast = shapely.buffer(shapely.boundary(shapely.union_all(land.geometry.to_numpy())), 0.002)
+    return shapely.difference(shapely.union_all(shapely.boundary(provinces.geometry.to_numpy())), coast)
 
 
 def city_areas(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -140,7 +147,7 @@ def _label(name_en: str, name_zh: Any, font: str | None) -> str:
 def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None = None,
              priorities: pd.DataFrame | None = None, title: str = "", ax: Any = None,
              bbox: tuple[float, float, float, float] | None = None, expressway_kph: float = 100.0,
-             fast_rail_kph: float = 100.0, radius_km: float = 40.0, chinese: bool | None = None) -> Any:
+             fast_rail_kph: float = 100.0, radius_km: float = CELL_RADIUS_KM, chinese: bool | None = None) -> Any:
     """Draw the run's map on ``ax`` (a new figure when None) and return the axes.
 
     Parameters
@@ -192,10 +199,7 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
         city_areas(cells).boundary.plot(ax=ax, color="#566573", linewidth=0.6, zorder=1.5)
     base["lakes"].clip(view).plot(ax=ax, color="#d6eaf8", edgecolor="#7fb3d5", linewidth=0.3, zorder=2)
     provinces = base["provinces"].clip(view)
-    # the borders between provinces (their outlines less the coast)
-    coast = shapely.buffer(shapely.boundary(shapely.union_all(land.geometry.to_numpy())), 0.002)
-    borders = shapely.difference(shapely.union_all(shapely.boundary(provinces.geometry.to_numpy())), coast)
-    gpd.GeoSeries([borders], crs="EPSG:4326").plot(ax=ax, color="#6c3483", linewidth=0.9,
+    gpd.GeoSeries([province_borders(provinces, land)], crs="EPSG:4326").plot(ax=ax, color="#6c3483", linewidth=0.9,
                                                    linestyle=(0, (4, 2)), zorder=3)
     road, rail = layers["road"], layers["rail"]
     if len(road):

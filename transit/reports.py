@@ -133,11 +133,6 @@ def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
     return layers
 
 
-def _plot(frame: gpd.GeoDataFrame, ax, **style) -> None:  # noqa: ANN001
-    if len(frame):
-        frame.plot(ax=ax, **style)
-
-
 def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: Path,
               pairs: pd.DataFrame, priorities: pd.DataFrame) -> None:
     ax = draw_map(layers, pairs=pairs, priorities=priorities,

@@ -90,9 +90,10 @@ class RunPlots:
     def __init__(self, run: RunRecord) -> None:
         self._run = run
 
-    def map(self, *, ax: Any = None, chinese: bool | None = None, radius_km: float = 40.0) -> Any:
+    def map(self, *, ax: Any = None, chinese: bool | None = None, radius_km: float | None = None) -> Any:
         """The run's map (as ``map.png``): coast, provinces, network, the chosen projects by rank,
-        and the change in generalized cost by zone.  Returns the matplotlib axes."""
+        and the change in generalized cost by zone (``radius_km``: of the zone cells; None: the
+        maps' default).  Returns the matplotlib axes."""
         from transit.maps import draw_map
 
         run = self._run
@@ -106,7 +107,7 @@ class RunPlots:
         r = run.record["result"]
         return draw_map(layers, pairs=run.table("zone_pairs"), priorities=run.table("priorities"), ax=ax,
                         title=f"{run.name}: budget {r['budget']:g} bn CNY ({r['status']})", chinese=chinese,
-                        radius_km=radius_km, **speeds)
+                        **({} if radius_km is None else {"radius_km": radius_km}), **speeds)
 
     def axes(self, *, ax: Any = None) -> Any:
         """Each axis's demand-weighted door-to-door minutes before and after, as bars."""
