@@ -340,3 +340,42 @@ def test_design_engine_on_a_regional_network_matches_assignment():
     reference = assign(net, trips, algorithm="gp", gap=1e-6)
     assert res.gap <= 1e-6
     assert res.tstt == pytest.approx(reference.tstt, rel=1e-5)
+
+
+def test_path_store_grows_when_an_equilibrium_needs_more_routes_than_it_holds():
+    """Ten parallel routes all used at equilibrium: a store of 4 paths per OD pair must grow to
+    reach the equilibrium (equal route times, found by hand below); capped at 4 it stalls."""
+    from solvers.dndp._ue import Equilibrium
+
+    n = 10  # routes 0 -> 2+i -> 1; the first link of route i has free-flow time 1 + 0.1 i
+    tail = np.array([0] * n + list(range(2, 2 + n)))
+    head = np.array(list(range(2, 2 + n)) + [1] * n)
+    fft = np.array([1.0 + 0.1 * i for i in range(n)] + [0.0] * n)
+    b = np.array([1.0] * n + [0.0] * n)
+    kwargs = dict(n_nodes=2 + n, tail=tail, head=head, free_flow_time=fft, b=b, capacity=np.ones(2 * n),
+                  power=np.ones(2 * n), demand=np.array([[0.0, 20.0], [0.0, 0.0]]))
+    engine = Equilibrium(max_paths=4, **kwargs)
+    res = engine.solve(np.ones(2 * n, dtype=bool), gap=1e-10, max_iterations=5000)
+    assert res.gap <= 1e-10 and engine.max_paths >= n
+    # linear costs t_i = (1 + 0.1 i)(1 + x_i): all used iff the common time T satisfies
+    # sum_i (T / (1 + 0.1 i) - 1) = 20
+    T = (20 + n) / sum(1 / (1 + 0.1 * i) for i in range(n))
+    assert res.flows[:n] == pytest.approx([T / (1 + 0.1 * i) - 1 for i in range(n)], rel=1e-6)
+    capped = Equilibrium(max_paths=4, path_cap=4, **kwargs).solve(np.ones(2 * n, dtype=bool), gap=1e-10,
+                                                                max_iterations=200)
+    assert capped.gap > 1e-6  # four routes cannot hold the equilibrium
+
+
+def test_path_rows_grow_for_a_path_longer_than_they_hold():
+    """A chain of 300 links (longer than the first 128 link rows): solved, all demand on it."""
+    from solvers.dndp._ue import Equilibrium
+
+    chain = [0] + list(range(2, 301)) + [1]
+    tail, head = np.array(chain[:-1]), np.array(chain[1:])
+    m = len(tail)
+    engine = Equilibrium(n_nodes=301, tail=tail, head=head, free_flow_time=np.ones(m), b=np.full(m, 0.15),
+                         capacity=np.full(m, 10.0), power=np.full(m, 4.0), demand=np.array([[0.0, 5.0], [0.0, 0.0]]))
+    res = engine.solve(np.ones(m, dtype=bool), gap=1e-9)
+    assert engine.max_len >= m and res.gap <= 1e-9
+    assert res.flows == pytest.approx(np.full(m, 5.0))
+    assert res.tstt == pytest.approx(5.0 * m * (1 + 0.15 * 0.5 ** 4))

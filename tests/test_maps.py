@@ -1,5 +1,5 @@
-"""Maps: the Natural Earth basemap puts places where they are, zone cells partition the land they
-cover, the choropleth value is the demand-weighted change a hand calculation gives, and a run
+"""Maps: the Natural Earth basemap puts places where they are, county boundaries tile their cities,
+zones get their county's boundary (or a share of it, or a Voronoi cell), the choropleth value is the demand-weighted change a hand calculation gives, and a run
 folder's map draws from the folder alone (``RunRecord.plot.map()``)."""
 
 from __future__ import annotations
@@ -38,6 +38,64 @@ def test_provinces_hold_their_capitals_and_the_bay_is_sea():
     # Taihu and Chaohu are lakes, not land to colour
     lakes = shapely.union_all(layers["lakes"].geometry.to_numpy())
     assert lakes.covers(Point(120.23, 31.23)) and lakes.covers(Point(117.55, 31.58))
+
+
+def test_counties_tile_their_cities_and_sit_in_their_provinces():
+    from transit.catalogue import load_cities
+    from transit.maps import city_boundaries
+
+    layers = load_boundaries()
+    counties = layers["counties"]
+    assert len(counties) >= 300 and counties["adcode"].is_unique
+    assert set(counties["province_zh"]) == {"上海市", "江苏省", "浙江省", "安徽省"}
+    assert (counties["adcode"] // 100 == counties["city_adcode"] // 100).all()  # a county's code starts with its city's
+    # no two counties overlap (the borders were simplified as one shared network)
+    union = shapely.union_all(counties.geometry.to_numpy())
+    assert sum(g.area for g in counties.geometry) == pytest.approx(union.area, rel=1e-6)
+    # each model city's point (its government seat) lies in the city of that Chinese name
+    cities = city_boundaries(counties).set_index("city_zh")
+    for row in load_cities().itertuples():
+        assert cities.loc[f"{row.name_zh}市", "geometry"].covers(Point(row.lon, row.lat)), row.name_en
+    # and the counties lie in their province as Natural Earth draws it (the two sources' coasts and
+    # borders differ by a few hundred metres, so by the county's representative point)
+    provinces = layers["provinces"].set_index("name_zh")
+    inside = [provinces.loc[row.province_zh, "geometry"].buffer(0.02).covers(row.geometry.representative_point())
+              for row in counties.itertuples()]
+    assert sum(inside) == len(counties)
+
+
+def test_zone_areas_are_the_county_boundaries_and_share_a_county_with_a_development_zone():
+    from transit.maps import zone_areas
+    from transit.model.zones import city_zones, load_zones
+
+    layers = load_boundaries()
+    counties = layers["counties"].set_index("adcode")
+    zones = load_zones()
+    frame = gpd.GeoDataFrame(zones, geometry=gpd.points_from_xy(zones["lon"], zones["lat"]), crs="EPSG:4326")
+    areas = zone_areas(frame, counties=layers["counties"])
+    assert list(areas["zone"]) == list(zones["zone"])
+    source = dict(zip(areas["zone"], areas["area_source"]))
+    assert {z for z, s in source.items() if s == "boundary share"} == {"sz_sip", "nt_kaifaqu", "xc_kaifaqu"}
+    assert all(s == "boundary" for z, s in source.items() if z not in {"sz_sip", "nt_kaifaqu", "xc_kaifaqu"})
+    by_zone = areas.set_index("zone")
+    assert by_zone.loc["hz_xihu", "geometry"].equals(counties.loc[330106, "geometry"])
+    # Suzhou Industrial Park is carved out of the county holding its centroid; the two make that county
+    host = counties[counties.covers(Point(120.72, 31.32))]
+    assert len(host) == 1
+    host_zone = zones.loc[zones["adcode"] == host.index[0], "zone"].iloc[0]
+    pieces = by_zone.loc["sz_sip", "geometry"].area + by_zone.loc[host_zone, "geometry"].area
+    assert by_zone.loc["sz_sip", "geometry"].area > 0
+    assert pieces == pytest.approx(host.geometry.iloc[0].area, rel=1e-6)
+    # city zones get their city's counties merged (Shanghai's code is the province's)
+    cz = city_zones()
+    cframe = gpd.GeoDataFrame(cz, geometry=gpd.points_from_xy(cz["lon"], cz["lat"]), crs="EPSG:4326")
+    carea = zone_areas(cframe, counties=layers["counties"]).set_index("zone")
+    assert (carea["area_source"] == "boundary").all()
+    shanghai = shapely.union_all(counties[counties["city_adcode"] == 310100].geometry.to_numpy())
+    assert carea.loc["Shanghai", "geometry"].symmetric_difference(shanghai).area < 1e-9
+    # a zone with no shipped boundary falls back to its Voronoi cell
+    far = gpd.GeoDataFrame({"zone": ["x"], "adcode": [999999]}, geometry=[Point(113.0, 23.0)], crs="EPSG:4326")
+    assert zone_areas(far, counties=layers["counties"])["area_source"].tolist() == ["voronoi"]
 
 
 def test_zone_change_by_hand():
@@ -142,6 +200,6 @@ def test_every_data_file_has_a_source_line_and_the_boundaries_their_hashes():
                if p.is_file() and p.name != "SOURCES.md" and "__pycache__" not in p.parts
                and f"data/{p.relative_to(DATA_DIR).as_posix()}" not in sources and f"`{p.name}`" not in sources]
     assert not missing, f"files in data/ without a line in data/SOURCES.md: {missing}"
-    for name in ("land", "provinces", "lakes"):
+    for name in ("land", "provinces", "lakes", "counties"):
         digest = hashlib.sha256((DATA_DIR / "boundaries" / f"{name}.geojson").read_bytes()).hexdigest()
         assert f"{name} `{digest}`" in sources

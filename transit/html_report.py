@@ -33,8 +33,8 @@ import shapely
 from matplotlib import colormaps
 
 from networks.atomic import atomic_write_text
-from transit.maps import (ATTRIBUTION, CELL_RADIUS_KM, change_classes, city_areas, class_colour, class_legend,
-                          load_boundaries, province_borders, zone_cells, zone_change)
+from transit.maps import (ATTRIBUTION, CELL_RADIUS_KM, change_classes, city_boundaries, class_colour, class_legend,
+                          internal_borders, load_boundaries, province_borders, zone_areas, zone_change)
 
 __all__ = ["render_report_html", "write_report_html"]
 
@@ -212,7 +212,7 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     view = shapely.box(w - 0.6, s - 0.5, e + 0.6, n + 0.5)
     base = load_boundaries()
     land = base["land"].clip(view)
-    cells = zone_cells(zones, land=land)
+    cells = zone_areas(zones, land=land, counties=base["counties"])
     classes = change_classes(colormaps["Greens"])
     borders = province_borders(base["provinces"].clip(view), land)
     parts = [f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
@@ -228,7 +228,8 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
         parts.append(f'<path class="zone" d="{_poly_path([cell], lat0)}" fill="{class_colour(value, classes)}" '
                      f'fill-rule="evenodd" fill-opacity="0.9" stroke="#ffffff" stroke-width="0.4">'
                      f'<title>{html.escape(label)}</title></path>')
-    parts.append(f'<path class="city" d="{_path(city_areas(cells).boundary, lat0)}" fill="none" stroke="#566573" '
+    cities = city_boundaries(base["counties"]).clip(view)
+    parts.append(f'<path class="city" d="{_path([internal_borders(cities)], lat0)}" fill="none" stroke="#566573" '
                  'stroke-width="0.7"/>')
     parts += [f'<path d="{_poly_path(base["lakes"].clip(view).geometry, lat0)}" fill="#d6eaf8" fill-rule="evenodd" '
               'stroke="#7fb3d5" stroke-width="0.3"/>',
@@ -264,11 +265,18 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     parts.append("</svg>")
     keys = "".join(f'<span class="key" style="background:{colour}"></span>{html.escape(label)} '
                    for label, colour in class_legend(classes))
-    legend = ('<p class="legend">Rail (dark), roads (orange), province borders (dashed purple), candidate projects '
-              '(dashed blue), chosen projects (red, numbered by rank), cities (grey outlines: their zones\' cells '
-              'merged). Zone cells, coloured by the change in the demand-weighted generalized cost of their trips: '
-              f'{keys}. Zone cells are Voronoi areas within {CELL_RADIUS_KM:g} km of the zone centroids, clipped to '
-              f'the land, not administrative boundaries. {html.escape(ATTRIBUTION)}</p>')
+    kinds = cells["area_source"].value_counts()
+    how = "Zone areas are their county's (or city's) administrative boundary"
+    if kinds.get("boundary share", 0):
+        how += (f"; {kinds['boundary share']} zone(s) that are not divisions (development zones) get the part of "
+                "their county nearest to them")
+    if kinds.get("voronoi", 0):
+        how += (f"; {kinds['voronoi']} zone(s) without a shipped boundary are Voronoi areas within "
+                f"{CELL_RADIUS_KM:g} km of their centroid, not administrative boundaries")
+    legend = ('<p class="legend">Rail (dark), roads (orange), province borders (dashed purple), city (prefecture) '
+              'boundaries (grey), candidate projects (dashed blue), chosen projects (red, numbered by rank). Zones '
+              f'coloured by the change in the demand-weighted generalized cost of their trips: {keys}. {how}; all '
+              f'clipped to the land. {html.escape(ATTRIBUTION)}</p>')
     return ('<div id="mapbox">' + "".join(parts) + '<div class="controls"><button id="zin" title="zoom in">+</button>'
             '<button id="zout" title="zoom out">&minus;</button><button id="zreset" title="reset">&#8634;</button>'
             '</div><div id="card"></div></div>' + legend)

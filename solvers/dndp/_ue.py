@@ -136,6 +136,8 @@ def _unpack_into(od_of, flow, offsets, links, P, plen, h, npath):
         if k >= P.shape[1]:
             continue
         n = offsets[i + 1] - offsets[i]
+        if n > P.shape[2]:
+            continue  # longer than this engine's paths: its flow is reloaded as unassigned demand
         for j in range(n):
             P[od, k, j] = links[offsets[i] + j]
         plen[od, k] = n
@@ -182,7 +184,7 @@ def _shift(P, plen, od, k, delta, x, cost, deriv, fft, b, cap, pw, mu):
 def _solve(
     n_nodes, fs_start, fs_link, tail, head, active, thru_ok, fft, b, cap, pw,
     org_start, od_dest, od_dem, origins,
-    P, plen, h, npath, x, mu, gap_target, max_iter, stop_above, stop_below,
+    P, plen, h, npath, x, mu, gap_target, max_iter, stop_above, stop_below, can_grow,
 ):
     n_links = head.shape[0]
     K = P.shape[1]
@@ -198,6 +200,9 @@ def _solve(
     hnodes = np.empty(heap_size, np.int64)
     path_buf = np.empty(L, np.int64)
     pcost = np.empty(K)
+    # 1: an OD pair's path set is full of used paths and a new shortest path could not be kept;
+    # 2: a shortest path is longer than the path rows: the caller enlarges the arrays and resumes
+    grow = 0
     gap = 1.0
     sptt = 0.0
     total = 0.0
@@ -219,7 +224,7 @@ def _solve(
             for od in range(org_start[oi], org_start[oi + 1]):
                 dd = dist[od_dest[od]]
                 if dd >= _INF:
-                    return -1.0, 0.0, 0.0, it, 0.0  # an OD pair cannot be routed
+                    return -1.0, 0.0, 0.0, it, 0.0, 0  # an OD pair cannot be routed
                 sptt += od_dem[od] * dd
                 s = 0.0
                 for k in range(npath[od]):
@@ -252,12 +257,17 @@ def _solve(
                 n = 0
                 v = dnode
                 while v != o:
+                    if n == L:
+                        break
                     a = pred[v]
                     path_buf[n] = a
                     n += 1
                     if a < 0:
                         break
                     v = tail[a]
+                if v != o and n == L:
+                    grow = 2
+                    continue
                 # look it up among known paths
                 found = -1
                 for k in range(npath[od]):
@@ -286,6 +296,8 @@ def _solve(
                         for k in range(q, npath[od]):
                             h[od, k] = 0.0
                         npath[od] = q
+                    if npath[od] == K and can_grow:
+                        grow = 1
                     if npath[od] < K:
                         found = npath[od]
                         for j in range(n):
@@ -353,6 +365,9 @@ def _solve(
                     mark[P[od, best, j]] = 0
         # exact link flows from path flows (no drift)
         _recompute_flows(P, plen, h, npath, n_links, x)
+        if grow > 0:
+            it += 1  # sweeps done
+            break
     tstt = 0.0
     beckmann = 0.0
     for a in range(n_links):
@@ -364,7 +379,7 @@ def _solve(
         bound = mu * tstt + (1.0 - mu) * beckmann - (total - sptt)
     else:
         bound = tstt
-    return tstt, bound, gap, it, beckmann
+    return tstt, bound, gap, it, beckmann, grow
 
 
 @dataclass(frozen=True)
@@ -426,7 +441,11 @@ class Equilibrium:
         0-based index of the first node that may carry through traffic (as in
         :class:`networks.tntp.RoadNetwork`); ``0`` means every node may.
     max_paths : int
-        Paths kept per OD pair.
+        Paths kept per OD pair at first.  When an OD pair's paths all carry flow and a new
+        shortest path turns up, the store doubles (up to ``path_cap``): an equilibrium that needs
+        more routes than the store holds could not be reached (the sweeps would stall).
+    path_cap : int
+        Most paths per OD pair.
     """
 
     def __init__(
@@ -442,6 +461,7 @@ class Equilibrium:
         demand: np.ndarray,
         first_thru_node: int = 0,
         max_paths: int = 24,
+        path_cap: int = 384,
     ) -> None:
         self.n_nodes = int(n_nodes)
         self.tail = np.ascontiguousarray(tail, dtype=np.int64)
@@ -467,7 +487,10 @@ class Equilibrium:
         self.od_dem = dem[o_idx, d_idx].astype(np.float64)
         self.n_od = len(self.od_dem)
         self.max_paths = int(max_paths)
-        self.max_len = self.n_nodes
+        self.path_cap = max(int(path_cap), self.max_paths)
+        # rows for the links of one path: grown (doubled) when a longer shortest path turns up, so
+        # the path store stays small on a large network (a simple path has < n_nodes links)
+        self.max_len = min(self.n_nodes, 128)
 
     @classmethod
     def from_network(cls, network: Any, demand: np.ndarray, **kwargs: Any) -> "Equilibrium":
@@ -541,13 +564,28 @@ class Equilibrium:
             _drop_inactive_paths(P, plen, h, npath, active)
         x = np.zeros(len(self.head))
         _recompute_flows(P, plen, h, npath, len(self.head), x)
-        tstt, bound, reached, it, beckmann = _solve(
-            self.n_nodes, self.fs_start, self.fs_link, self.tail, self.head, active, self.thru_ok,
-            self.fft, self.b, self.cap, self.pw,
-            self.org_start, self.od_dest, self.od_dem, self.origins,
-            P, plen, h, npath, x, weight, float(gap), int(max_iterations),
-            min(float(stop_above), _INF), max(float(stop_below), -_INF),
-        )
+        done = 0
+        while True:
+            tstt, bound, reached, it, beckmann, grow = _solve(
+                self.n_nodes, self.fs_start, self.fs_link, self.tail, self.head, active, self.thru_ok,
+                self.fft, self.b, self.cap, self.pw,
+                self.org_start, self.od_dest, self.od_dem, self.origins,
+                P, plen, h, npath, x, weight, float(gap), max(int(max_iterations) - done, 0),
+                min(float(stop_above), _INF), max(float(stop_below), -_INF), self.max_paths < self.path_cap,
+            )
+            done += it
+            if not grow or tstt < 0:
+                break
+            # enlarge the path store and resume from the same path flows
+            state = self._pack(P, plen, h, npath)
+            if grow == 1:
+                self.max_paths = min(2 * self.max_paths, self.path_cap)
+            else:
+                self.max_len = min(2 * self.max_len, self.n_nodes)
+            del self._work
+            P, plen, h, npath = self._unpack(state)
+            _recompute_flows(P, plen, h, npath, len(self.head), x)
+        it = done
         return EquilibriumResult(
             tstt=float(tstt), bound=float(bound), gap=float(reached), iterations=int(it),
             state=self._pack(P, plen, h, npath), flows=x, beckmann=float(beckmann),
