@@ -379,3 +379,20 @@ def test_path_rows_grow_for_a_path_longer_than_they_hold():
     assert engine.max_len >= m and res.gap <= 1e-9
     assert res.flows == pytest.approx(np.full(m, 5.0))
     assert res.tstt == pytest.approx(5.0 * m * (1 + 0.15 * 0.5 ** 4))
+
+
+@pytest.mark.slow
+def test_eastern_massachusetts_10_1_quarter_budget_equals_enumeration():
+    """Rey's Eastern Massachusetts instance (his scaling: capacities and demand x 1e-3, demand x 4):
+    the exact optimum at 25 % equals the enumeration of every budget-feasible design (57 UE solves,
+    about 2 minutes: in the slow evidence run)."""
+    inst = read_dndp_instance(shared_file("data", "dndp", "EasternMassachusetts", "EM_DNDP_10_1.txt"))
+    trips = read_tntp_trips(shared_file("data", "dndp", "EasternMassachusetts", "trips.txt")) * SCALE * 4
+    assert inst.network.n_nodes == 74 and inst.network.n_links == 258 and len(inst.candidates) == 10
+    budget = inst.budget(0.25)
+    brute = enumerate_designs(inst.network, trips, inst.candidates, inst.costs, budget=budget)
+    assert len(brute.values) > 50  # the feasible designs
+    res = solve_dndp(inst.network, trips, inst.candidates, inst.costs, budget=budget)
+    assert res.status == "optimal" and res.selected == brute.selected
+    assert res.objective == pytest.approx(brute.objective, rel=1e-8)
+    assert min(brute.values.values()) >= res.bound * (1 - 1e-9)

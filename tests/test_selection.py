@@ -309,6 +309,35 @@ def test_ladder_matches_brute_force_at_every_budget():
         assert step.dropped
 
 
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_ladder_in_threads_matches_brute_force_and_repeats_itself(threads, monkeypatch):
+    """The ladder's budgets solved in 1, 2 or 3 threads: every step the brute-force optimum, and
+    two runs with the same threads give the same designs (which thread solves which budget, from
+    which start, does not depend on timing)."""
+    monkeypatch.setenv("YRD_TRANSIT_LADDER_THREADS", threads)
+    base, projects, od = _random_instance(6, n_proj=11, n_zones=9)
+    total = sum(p.cost for p in projects)
+    budgets = [total * f for f in (0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0)]
+    first = budget_ladder(base, projects, od, budgets)
+    again = budget_ladder(base, projects, od, budgets)
+    assert [r.selected for r in first.results] == [r.selected for r in again.results]
+    for budget, result in zip(first.budgets, first.results):
+        assert result.status == "OPTIMAL" and result.budget == budget
+        brute = brute_force_selection(base, projects, od, budget=budget)
+        assert result.objective == pytest.approx(brute.objective, rel=1e-10)
+
+
+def test_ladder_threads_setting_is_checked(monkeypatch):
+    from networks.errors import InputError
+    from solvers.selection.shortest_path import ladder_threads
+
+    monkeypatch.setenv("YRD_TRANSIT_LADDER_THREADS", "two")
+    with pytest.raises(InputError, match="YRD_TRANSIT_LADDER_THREADS='two'"):
+        ladder_threads(4)
+    monkeypatch.setenv("YRD_TRANSIT_LADDER_THREADS", "8")
+    assert ladder_threads(3) == 3  # never more threads than budgets
+
+
 # --------------------------------------------------------------------------------------------
 # Time limit and gap
 # --------------------------------------------------------------------------------------------

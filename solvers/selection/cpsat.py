@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ class FloorsInfeasible(InfeasibleError):
     def __init__(self, message: str, *, proved: bool) -> None:
         super().__init__(message)
         self.proved = proved
+
+
+_EXACT_LOCK = threading.RLock()
 
 
 @dataclass
@@ -54,7 +58,12 @@ class _Savings:
 
     def exact(self, mask: int) -> DesignValue:
         """:attr:`evaluate` plus the projects' additive terms, remembered per design (the
-        ladder meets the same designs often)."""
+        ladder meets the same designs often).  One evaluation at a time: the ladder's steps
+        may run in threads, and the evaluators keep work arrays."""
+        with _EXACT_LOCK:
+            return self._exact(mask)
+
+    def _exact(self, mask: int) -> DesignValue:
         got = self._cache.get(mask)
         if got is None:
             got = self.evaluate(mask)
@@ -162,12 +171,15 @@ def _solve_model(
     log: Callable[[str], None] | None,
     started: float,
     hint: int = 0,
+    on_solver: Callable[[Any], None] | None = None,
     groups: Sequence[Sequence[int]] | None = None,
     group_base: Sequence[float] | None = None,
     group_floors: Sequence[tuple[int, int, bool] | None] | None = None,
 ) -> SelectionResult:
     """Solve the CP-SAT model at ``budget``; ``hint`` is a design to start from (e.g. the
     optimum at a smaller budget: still feasible, so the search starts with a good incumbent).
+    ``on_solver`` is given every CP-SAT solver before it starts (so that another thread can
+    stop it).
 
     ``groups`` (demand item indices per group, groups may overlap), ``group_base`` (each
     group's base objective) and ``group_floors`` (per group ``None`` or ``(num, den, strict)``:
@@ -320,6 +332,8 @@ def _solve_model(
             solver.parameters.log_search_progress = True
             solver.parameters.log_to_stdout = False
             solver.log_callback = log
+        if on_solver is not None:
+            on_solver(solver)
         return solver
 
     def remaining() -> float | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 
@@ -208,23 +211,84 @@ def budget_ladder(
     return _ladder(inst, sav, budget_list, caps, time_limit=time_limit, relative_gap=relative_gap, log=log)
 
 
+def ladder_threads(steps: int) -> int:
+    """Threads for a ladder of ``steps`` budgets: ``YRD_TRANSIT_LADDER_THREADS`` if set, else
+    the machine's cores up to 2 (each CP-SAT solve is single-threaded)."""
+    raw = os.environ.get("YRD_TRANSIT_LADDER_THREADS", "")
+    try:
+        wanted = int(raw) if raw.strip() else min(2, os.cpu_count() or 1)
+    except ValueError:
+        raise InputError(f"YRD_TRANSIT_LADDER_THREADS={raw!r}; expected a whole number >= 1") from None
+    if wanted < 1:
+        raise InputError(f"YRD_TRANSIT_LADDER_THREADS={raw!r}; expected a whole number >= 1")
+    return max(1, min(wanted, steps))
+
+
+def _ladder_steps(inst: _Instance, sav: _Savings, budget_list: list[float], caps: Mapping[str, float], *,
+                  time_limit: float | None, relative_gap: float, log: Callable[[str], None] | None,
+                  on_step: Callable[[float, SelectionResult, float], None] | None) -> list[SelectionResult]:
+    """Solve at every budget of the ladder.
+
+    With ``k`` threads (:func:`ladder_threads`) the budgets are dealt round-robin: thread ``w``
+    solves budgets ``w, w + k, ...`` in order, each started from the thread's previous optimum
+    (a feasible design at the larger budget).  Which thread solves which budget, and from what
+    start, never depends on timing, so the results are the same on every run.  Ctrl-C stops
+    every search and raises KeyboardInterrupt.
+    """
+    n = len(budget_list)
+    results: list[SelectionResult | None] = [None] * n
+    threads = ladder_threads(n)
+    solvers: list = []
+    stop = threading.Event()
+
+    def lane(first: int) -> None:
+        hint = 0
+        for k in range(first, n, threads):
+            if stop.is_set():
+                return
+            started = time.perf_counter()
+            deadline = None if time_limit is None or math.isinf(time_limit) else started + time_limit
+            results[k] = _solve_model(inst, sav, budget=budget_list[k], caps=caps, deadline=deadline,
+                                      relative_gap=relative_gap, log=log, started=started, hint=hint,
+                                      on_solver=solvers.append if threads > 1 else None)
+            hint = inst.mask_of(results[k].selected)
+            if on_step is not None:
+                on_step(budget_list[k], results[k], time.perf_counter() - started)
+
+    if threads == 1:
+        lane(0)
+        return results  # type: ignore[return-value]
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ladder")
+    futures = [pool.submit(lane, w) for w in range(threads)]
+    try:
+        while True:
+            done, pending = wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
+            if not pending or any(f.exception() is not None for f in done):
+                break
+    except BaseException:  # Ctrl-C while waiting: stop every search, then let it through
+        stop.set()
+        for solver in list(solvers):
+            solver.StopSearch()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    failed = [f for f in futures if f.done() and f.exception() is not None]
+    if failed:  # one lane failed: stop the others and report the failure
+        stop.set()
+        for solver in list(solvers):
+            solver.StopSearch()
+    pool.shutdown(wait=True)
+    for future in futures:
+        future.result()
+    return results  # type: ignore[return-value]
+
+
 def _ladder(inst: _Instance, sav: _Savings, budget_list: list[float], caps: Mapping[str, float], *,
             time_limit: float | None, relative_gap: float, log: Callable[[str], None] | None,
             on_step: Callable[[float, SelectionResult, float], None] | None = None) -> Ladder:
     """Solve at every budget (records shared) and derive the priority order; ``on_step(budget,
     result, seconds)`` is called after each budget (progress reporting)."""
-    results: list[SelectionResult] = []
-    hint = 0
-    for b in budget_list:
-        started = time.perf_counter()
-        deadline = None if time_limit is None or math.isinf(time_limit) else started + time_limit
-        results.append(
-            _solve_model(inst, sav, budget=b, caps=caps, deadline=deadline, relative_gap=relative_gap, log=log,
-                         started=started, hint=hint)
-        )
-        hint = inst.mask_of(results[-1].selected)
-        if on_step is not None:
-            on_step(b, results[-1], time.perf_counter() - started)
+    results = _ladder_steps(inst, sav, budget_list, caps, time_limit=time_limit, relative_gap=relative_gap, log=log,
+                            on_step=on_step)
     # Order of first entry, ties broken by the marginal saving in the entry budget's optimum.
     entries: list[tuple[int, float, str, float]] = []
     seen: set[str] = set()
