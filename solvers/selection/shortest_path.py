@@ -212,11 +212,12 @@ def budget_ladder(
 
 
 def ladder_threads(steps: int) -> int:
-    """Threads for a ladder of ``steps`` budgets: ``YRD_TRANSIT_LADDER_THREADS`` if set, else
-    the machine's cores up to 2 (each CP-SAT solve is single-threaded)."""
+    """Threads for a ladder of ``steps`` budgets: ``YRD_TRANSIT_LADDER_THREADS`` if set, else 2
+    (each CP-SAT solve is single-threaded).  Not the machine's core count: the threads decide
+    which step starts from which design, so the same setting gives the same results anywhere."""
     raw = os.environ.get("YRD_TRANSIT_LADDER_THREADS", "")
     try:
-        wanted = int(raw) if raw.strip() else min(2, os.cpu_count() or 1)
+        wanted = int(raw) if raw.strip() else 2
     except ValueError:
         raise InputError(f"YRD_TRANSIT_LADDER_THREADS={raw!r}; expected a whole number >= 1") from None
     if wanted < 1:
