@@ -175,6 +175,8 @@ CASES: tuple[Case, ...] = (
                                              "--opt-gap=-0.1"), "--opt-gap -0.1"),
     Case("dndp", "budget fraction above one", ("dndp", "--instance", "i", "--trips", "t", "--budget-fraction", "1.5"),
          "--budget-fraction 1.5"),
+    Case("dndp", "zero demand factor", ("dndp", "--instance", "i", "--trips", "t", "--budget", "5",
+                                        "--demand-factor", "0"), "--demand-factor 0"),
 )
 
 

@@ -382,7 +382,7 @@ def test_path_rows_grow_for_a_path_longer_than_they_hold():
 
 
 @pytest.mark.slow
-def test_eastern_massachusetts_10_1_quarter_budget_equals_enumeration():
+def test_eastern_massachusetts_10_1_quarter_budget_equals_enumeration(capsys):
     """Rey's Eastern Massachusetts instance (his scaling: capacities and demand x 1e-3, demand x 4):
     the exact optimum at 25 % equals the enumeration of every budget-feasible design (57 UE solves,
     about 2 minutes: in the slow evidence run)."""
@@ -396,3 +396,9 @@ def test_eastern_massachusetts_10_1_quarter_budget_equals_enumeration():
     assert res.status == "optimal" and res.selected == brute.selected
     assert res.objective == pytest.approx(brute.objective, rel=1e-8)
     assert min(brute.values.values()) >= res.bound * (1 - 1e-9)
+    # the command line with Rey's demand factor states the same problem
+    cli_main(["dndp", "--instance", str(shared_file("data", "dndp", "EasternMassachusetts", "EM_DNDP_10_1.txt")),
+              "--trips", str(shared_file("data", "dndp", "EasternMassachusetts", "trips.txt")),
+              "--budget-fraction", "0.25", "--demand-factor", "4", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["objective"] == pytest.approx(res.objective, rel=1e-8)

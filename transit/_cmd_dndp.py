@@ -6,7 +6,9 @@ Example::
         --trips ../shared/data/tntp/SiouxFalls/SiouxFalls_trips.tntp --budget-fraction 0.5 --json
 
 Demand is scaled like the capacities (``--scale``, 1e-3 by default: the instances'
-convention, so the base Sioux Falls network scores 7480.2).
+convention, so the base Sioux Falls network scores 7480.2).  Rey's experiments also multiply
+the Eastern Massachusetts and Anaheim demand by 4 (``--demand-factor 4``; see
+``benchmarks/bench_dndp_large.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="seconds; returns the incumbent and its gap")
     parser.add_argument("--opt-gap", type=float, default=1e-3, help="relative optimality gap (default 1e-3)")
     parser.add_argument("--scale", type=float, default=INSTANCE_SCALE, help="demand and capacity multiplier (default 1e-3)")
+    parser.add_argument("--demand-factor", type=float, default=1.0,
+                        help="a further multiplier of the demand only (Rey's Eastern Massachusetts and Anaheim "
+                             "experiments: 4; default 1)")
     parser.add_argument(
         "--budget-bound",
         action="store_true",
@@ -55,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--time-limit {args.time_limit} must be positive")
     if not 0 < args.scale < float("inf"):
         raise InputError(f"--scale {args.scale} must be positive")
+    if not 0 < args.demand_factor < float("inf"):
+        raise InputError(f"--demand-factor {args.demand_factor}: expected a positive multiplier of the demand")
     if not 0 <= args.opt_gap < 1:
         raise InputError(f"--opt-gap {args.opt_gap}: expected a relative gap in [0, 1)")
     if args.budget_fraction is not None and not 0 <= args.budget_fraction <= 1:
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.budget is not None and not 0 <= args.budget < float("inf"):
         raise InputError(f"--budget {args.budget}: expected a finite budget >= 0")
     instance = read_dndp_instance(args.instance, capacity_scale=args.scale)
-    demand = read_tntp_trips(args.trips, n_zones=instance.network.n_zones) * args.scale
+    demand = read_tntp_trips(args.trips, n_zones=instance.network.n_zones) * args.scale * args.demand_factor
     budget = instance.budget(args.budget_fraction) if args.budget_fraction is not None else args.budget
     result = solve_dndp(
         instance.network,
