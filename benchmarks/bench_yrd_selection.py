@@ -8,11 +8,17 @@ too, so the counts are what remains), the default budget ladder of ``transit opt
 300`` (4 steps: 75, 150, 225, 300 bn CNY) is solved: records enumerated once (the shortest-path
 records of every objective OD pair under the designs that can change it), then CP-SAT at each
 budget.  Reported: objective pairs, candidates, record enumeration time, the slowest budget step,
-the status and gap of every step, and the county/city time ratios.
+the status and gap of every step, and the county/city time ratios (one thread, so that the
+steps' times add up).
+
+Then the default ladder of ``transit optimize --budget 300`` (county zones, every candidate, 8
+steps) solved in one thread (the baseline) and in two (``YRD_TRANSIT_LADDER_THREADS``, the
+default), best of 2 runs each: wall time of the whole ladder (records included) and the ratio.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from solvers.selection.markets import market_budget_ladder
@@ -24,7 +30,16 @@ BUDGET, STEPS = 300.0, 4
 SIZES = (10, 20, None)  # None: the whole catalogue
 
 
+def _threads(model, threads: int) -> tuple[float, list]:
+    os.environ["YRD_TRANSIT_LADDER_THREADS"] = str(threads)
+    started = time.perf_counter()
+    ladder = market_budget_ladder(model.selection_layers, model.candidates, model.markets,
+                                  budget_steps(BUDGET, 8))
+    return time.perf_counter() - started, ladder.results
+
+
 def _measure(zones: str, size: int | None, projects: list) -> dict:
+    os.environ["YRD_TRANSIT_LADDER_THREADS"] = "1"
     config = load_config(zones__level=zones)
     drop = tuple(p.id for p in projects[size:]) if size is not None else ()
     model = build_model(config, exclude_projects=drop)
@@ -75,4 +90,22 @@ def run() -> str:
               f"{county[-1]['total_s'] / city[county[-1]['candidates']]['total_s']:.1f}x with every candidate. "
               "The time goes to the record enumeration (shortest paths per OD pair and design) and to the "
               "CP-SAT steps, whose models have a term per OD pair record."]
+    model = build_model(load_config(zones__level="county"))
+    previous = os.environ.get("YRD_TRANSIT_LADDER_THREADS")
+    runs = {1: [], 2: []}
+    for _ in range(2):
+        for threads in (1, 2):
+            runs[threads].append(_threads(model, threads))
+    if previous is None:
+        os.environ.pop("YRD_TRANSIT_LADDER_THREADS", None)
+    else:
+        os.environ["YRD_TRANSIT_LADDER_THREADS"] = previous
+    one, two = min(t for t, _ in runs[1]), min(t for t, _ in runs[2])
+    same = all(abs(a.objective - b.objective) <= 1e-9 * abs(a.objective) and a.status == b.status == "OPTIMAL"
+               for a, b in zip(runs[1][0][1], runs[2][0][1]))
+    lines += ["", "| default ladder (8 steps to 300 bn CNY, county zones, every candidate) | wall s | ratio to 1 thread |",
+              "| --- | ---: | ---: |",
+              f"| 1 thread (baseline) | {one:.2f} | 1.00 |",
+              f"| 2 threads (default) | {two:.2f} | {two / one:.2f} |",
+              "", f"Every step optimal with the same objective in both: {'yes' if same else 'NO'}."]
     return "\n".join(lines)
