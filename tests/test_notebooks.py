@@ -86,9 +86,9 @@ def test_every_notebook_has_its_check():
     assert sorted(p.name for p in NOTEBOOKS) == sorted(CHECKS)
 
 
-# the congestion notebook proves an exact bilevel design (about ten minutes on 2 cores): it runs with
-# the evidence tests (python -m benchmarks.run evidence), not on every CI run
-SLOW = {"04_congestion.ipynb"}
+# every notebook runs on every CI run (the congestion notebook's exact bilevel design took ten
+# minutes until the equilibrium's path store could grow; about two and a half now)
+SLOW: set[str] = set()
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p
