@@ -111,6 +111,7 @@ def run() -> str:
                 *_, res = _run(folder, prefix, 10, k, frac, limit)
                 by_net.setdefault(name, []).append(res)
                 lines.append(_row(name, k, frac, res))
+                _progress(lines, f"{name} 10-candidate instance {k} at {int(frac * 100)} %")
     lines.append("")
     for name, results in by_net.items():
         lines.append(f"- {name}: " + _summary(results, limit, 1e-3))
