@@ -228,9 +228,10 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
         parts.append(f'<path class="zone" d="{_poly_path([cell], lat0)}" fill="{class_colour(value, classes)}" '
                      f'fill-rule="evenodd" fill-opacity="0.9" stroke="#ffffff" stroke-width="0.4">'
                      f'<title>{html.escape(label)}</title></path>')
-    cities = city_boundaries(base["counties"]).clip(view)
-    parts.append(f'<path class="city" d="{_path([internal_borders(cities)], lat0)}" fill="none" stroke="#566573" '
-                 'stroke-width="0.7"/>')
+    cities = city_boundaries(base["counties"]).clip(view) if len(base["counties"]) else base["counties"]
+    if len(cities):
+        parts.append(f'<path class="city" d="{_path([internal_borders(cities)], lat0)}" fill="none" stroke="#566573" '
+                     'stroke-width="0.7"/>')
     parts += [f'<path d="{_poly_path(base["lakes"].clip(view).geometry, lat0)}" fill="#d6eaf8" fill-rule="evenodd" '
               'stroke="#7fb3d5" stroke-width="0.3"/>',
               f'<path class="border" d="{_path([borders], lat0)}" fill="none" stroke="#6c3483" stroke-width="1" '

@@ -53,7 +53,15 @@ _CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simh
 
 @functools.lru_cache(maxsize=1)
 def _boundaries(folder: str) -> dict[str, gpd.GeoDataFrame]:
-    return {name: gpd.read_file(Path(folder) / f"{name}.geojson", engine="pyogrio") for name in BOUNDARY_FILES}
+    layers = {}
+    for name in BOUNDARY_FILES:
+        path = Path(folder) / f"{name}.geojson"
+        if name == "counties" and not path.exists():  # a basemap folder of one's own may have none
+            layers[name] = gpd.GeoDataFrame({"adcode": [], "name_zh": [], "city_adcode": [], "city_zh": [],
+                                             "province_zh": []}, geometry=[], crs="EPSG:4326")
+            continue
+        layers[name] = gpd.read_file(path, engine="pyogrio")
+    return layers
 
 
 def load_boundaries(folder: str | Path | None = None) -> dict[str, gpd.GeoDataFrame]:
@@ -285,7 +293,7 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
         cells.plot(ax=ax, color=[class_colour(v, classes) for v in values], edgecolor="white", linewidth=0.3,
                    alpha=0.9, zorder=1)
     # the prefecture-level cities' boundaries (less the coast, drawn with the land)
-    cities = city_boundaries(base["counties"]).clip(view)
+    cities = city_boundaries(base["counties"]).clip(view) if len(base["counties"]) else base["counties"]
     if len(cities):
         gpd.GeoSeries([internal_borders(cities)], crs="EPSG:4326").plot(ax=ax, color="#566573", linewidth=0.5,
                                                                        zorder=1.5)
