@@ -17,6 +17,7 @@ __all__ = [
     "CacheError",
     "SolverError",
     "InfeasibleError",
+    "MissingDependencyError",
     "TransitWarning",
     "OSMWarning",
 ]
@@ -56,6 +57,10 @@ class SolverError(TransitError):
 
 class InfeasibleError(SolverError):
     """The model has no feasible solution (for example demand that cannot be routed)."""
+
+
+class MissingDependencyError(TransitError, ImportError):
+    """An optional package this feature needs is not installed (the message names the extra)."""
 
 
 class TransitWarning(UserWarning):

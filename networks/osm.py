@@ -36,6 +36,7 @@ import networkx as nx
 
 from networks.errors import CacheError, OSMError, OSMWarning
 from networks.memory import check_memory
+from networks.optional import available, require
 from networks.osm_build import (
     build_rail_graph,
     build_road_graph,
@@ -123,8 +124,9 @@ def read_osm(
     path
         ``.osm`` / ``.osm.bz2`` / ``.osm.gz`` XML or ``.osm.pbf``.
     engine
-        ``"auto"``: XML through osmnx's parser, PBF through pyosmium.  ``"osmium"`` reads
-        XML with pyosmium too (several times faster on large files); ``"osmnx"`` only
+        ``"auto"``: XML through osmnx's parser when osmnx is installed (the ``osm`` extra),
+        else pyosmium; PBF through pyosmium.  ``"osmium"`` reads XML with pyosmium too
+        (several times faster on large files; the same graphs, tested); ``"osmnx"`` only
         applies to XML.
     progress
         Show a progress counter while reading (pyosmium engine, on a terminal).
@@ -132,7 +134,7 @@ def read_osm(
     path = Path(path)
     kind = _kind(path)
     check_osm_memory(path, kind=kind)
-    if kind == "pbf" or engine == "osmium":
+    if kind == "pbf" or engine == "osmium" or (engine == "auto" and not available("osmnx")):
         from networks.osm_pbf import read_osm_pbf
 
         return read_osm_pbf(path, progress=progress)
@@ -296,7 +298,7 @@ def _result(graphs: dict[str, nx.MultiDiGraph], network: str) -> nx.MultiDiGraph
 
 def _overpass_data(polygon: Any, network: Network, rail_options: RailOptions, road_options: RoadOptions) -> OSMData:
     """Download road/rail ways and station nodes inside ``polygon`` (osmnx's Overpass client)."""
-    from osmnx import _overpass
+    _overpass = require("osmnx._overpass", extra="osm", purpose="downloading from Overpass")
 
     elements: list[dict[str, Any]] = []
     filters = []
@@ -347,7 +349,7 @@ def graph_from_place(
     retain_all: bool = False,
 ) -> nx.MultiDiGraph | tuple[nx.MultiDiGraph, nx.MultiDiGraph]:
     """Like :func:`graph_from_bbox` for a place name geocoded by osmnx (Nominatim)."""
-    import osmnx as ox
+    ox = require("osmnx", extra="osm", purpose="geocoding a place name")
 
     polygon = ox.geocode_to_gdf(place).union_all()
     return _graph_from_polygon(

@@ -8,11 +8,9 @@ with list-valued attributes (merged OSM ways) written as ``;``-joined text.
 
 from __future__ import annotations
 
-import contextlib
-
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,8 @@ import networkx as nx
 
 from networks.atomic import atomic_path
 from networks.errors import InputError
+from networks.gpkg import write_gpkg
+from networks.optional import require
 
 __all__ = ["save_graphml", "save_geopackage", "save_graphs"]
 
@@ -30,7 +30,7 @@ OSM_METADATA = {"ATTRIBUTION": "(c) OpenStreetMap contributors, ODbL 1.0 "
 
 def save_graphml(G: nx.MultiDiGraph, path: str | os.PathLike[str]) -> Path:
     """Write ``G`` to GraphML with osmnx's writer; the file appears only when complete."""
-    import osmnx as ox
+    ox = require("osmnx", extra="osm", purpose="GraphML export")
 
     path = Path(path)
     H = G.copy()
@@ -57,7 +57,6 @@ def _flatten(value: Any) -> Any:
 
 
 def _to_layers(G: nx.MultiDiGraph):  # noqa: ANN202
-    import geopandas as gpd
     import pandas as pd
     from shapely.geometry import LineString, Point
 
@@ -76,61 +75,36 @@ def _to_layers(G: nx.MultiDiGraph):  # noqa: ANN202
         row["geometry"] = geometry
         edge_rows.append(row)
 
-    def frame(rows: list[dict[str, Any]], kind: str) -> gpd.GeoDataFrame:
+    def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         if not rows:
-            return gpd.GeoDataFrame({"geometry": gpd.GeoSeries([], crs="EPSG:4326")}, geometry="geometry")
+            return pd.DataFrame({"geometry": pd.Series([], dtype=object)})
         df = pd.DataFrame(rows)
         for column in df.columns:
             if column == "geometry" or df[column].dtype != object:
                 continue
-            # one type per column: GDAL fields are typed, and osmid mixes int and "a;b"
+            # one type per column (GeoPackage fields are typed), and osmid mixes int and "a;b"
             kinds = {type(v) for v in df[column] if v is not None and v == v}
             if len(kinds) > 1:
                 df[column] = [None if (v is None or v != v) else str(v) for v in df[column]]
-        return gpd.GeoDataFrame(df, geometry="geometry", crs="EPSG:4326")
+        return df
 
-    return frame(node_rows, "nodes"), frame(edge_rows, "edges")
-
-
-#: The timestamp GDAL writes into a GeoPackage's ``gpkg_contents.last_change`` (otherwise the
-#: time of writing, so two identical runs would give different bytes).
-GPKG_TIMESTAMP = "2000-01-01T00:00:00.000Z"
-
-
-@contextlib.contextmanager
-def reproducible_gpkg() -> Iterator[None]:
-    """GeoPackages written inside are byte for byte the same for the same data."""
-    import pyogrio
-
-    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_TIMESTAMP})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+    return frame(node_rows), frame(edge_rows)
 
 
 def save_geopackage(graphs: Mapping[str, nx.MultiDiGraph], path: str | os.PathLike[str]) -> Path:
     """Write each named graph as ``<name>_nodes`` and ``<name>_edges`` layers of one GeoPackage
-    (byte for byte the same for the same graphs: :func:`reproducible_gpkg`)."""
+    (:func:`networks.gpkg.write_gpkg`: byte for byte the same for the same graphs)."""
     path = Path(path)
     if not graphs:
         raise InputError(f"{path}: no graphs to write")
+    layers = {}
+    for name, G in graphs.items():
+        nodes, edges = _to_layers(G)
+        layers[f"{name}_nodes"] = nodes
+        if len(edges):
+            layers[f"{name}_edges"] = edges
     with atomic_path(path) as tmp:
-        # GDAL picks the driver from the suffix and may add -wal/-shm files beside it
-        staged = tmp.with_suffix(".gpkg")
-        try:
-            with reproducible_gpkg():
-                for name, G in graphs.items():
-                    nodes, edges = _to_layers(G)
-                    nodes.to_file(staged, layer=f"{name}_nodes", driver="GPKG", engine="pyogrio",
-                                  layer_metadata=OSM_METADATA)
-                    if len(edges):
-                        edges.to_file(staged, layer=f"{name}_edges", driver="GPKG", engine="pyogrio",
-                                      layer_metadata=OSM_METADATA)
-            staged.replace(tmp)
-        finally:
-            staged.unlink(missing_ok=True)
+        write_gpkg(tmp, layers, metadata=OSM_METADATA)
     return path
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from networks.errors import OSMError
+from networks.optional import require
 
 __all__ = [
     "OSMData",
@@ -168,7 +169,8 @@ def read_osm_xml(path: str | Path) -> OSMData:
         The file is missing or empty, is not XML, has another root than ``<osm>``, or is
         truncated.
     """
-    from osmnx import _osm_xml  # osmnx's own SAX reader: the parser graph_from_xml uses
+    # osmnx's own SAX reader: the parser graph_from_xml uses
+    _osm_xml = require("osmnx._osm_xml", extra="osm", purpose="reading OSM XML with engine='osmnx'")
 
     path = Path(path)
     check_not_empty(path)

@@ -195,8 +195,8 @@ def path_sums(
     (cost, sums)
         ``cost``: shape ``(len(sources), len(targets))`` (``inf`` if unreachable); ``sums``:
         shape ``(len(attrs), len(sources), len(targets))`` (0 where unreachable).  The sums use
-        one shortest path per pair (SciPy's Dijkstra tree), accumulated by a compiled pass over
-        the tree in order of cost.
+        one shortest path per pair (SciPy's Dijkstra tree), accumulated along the tree by pointer
+        jumping in NumPy.
     """
     tails = np.asarray(tails, dtype=np.int64)
     heads = np.asarray(heads, dtype=np.int64)
@@ -226,6 +226,29 @@ def path_sums(
 
 def _tree_sums(dist: np.ndarray, pred: np.ndarray, indptr: np.ndarray, heads: np.ndarray, values: np.ndarray,
                targets: np.ndarray) -> np.ndarray:
-    from networks._tree import tree_sums
+    """Sums of ``values`` (per arc) from each tree's root to ``targets``, by pointer jumping.
 
-    return tree_sums(dist, pred, indptr, heads, values, targets)
+    Each node's value is that of the arc from its predecessor (0 at the root and where
+    unreachable); then ``log2(depth)`` rounds of ``acc[v] += acc[up[v]]; up[v] = up[up[v]]``
+    add up every path at once, in NumPy (no compiled kernel needed).
+    """
+    n_src, n = dist.shape
+    n_attr = values.shape[0]
+    tails = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+    keys = tails * n + heads  # sorted: arcs are in (tail, head) order
+    sink = n  # a node of its own for roots and unreachable nodes (value 0, its own parent)
+    out = np.empty((n_attr, n_src, len(targets)))
+    nodes = np.arange(n, dtype=np.int64)
+    for s in range(n_src):
+        up = pred[s].astype(np.int64)
+        has = (up >= 0) & np.isfinite(dist[s])
+        up = np.where(has, up, sink)
+        arc = np.searchsorted(keys, np.where(has, up, 0) * n + nodes)
+        acc = np.zeros((n_attr, n + 1))
+        acc[:, :n] = np.where(has, values[:, np.minimum(arc, len(keys) - 1)], 0.0)
+        up = np.append(up, sink)
+        while (up != sink).any():
+            acc = acc + acc[:, up]  # the sink adds 0 and is its own parent
+            up = up[up]
+        out[:, s] = acc[:, targets]
+    return out

@@ -299,3 +299,56 @@ def test_memory_guard_stops_an_oversized_extract_before_parsing(tmp_path, monkey
     monkeypatch.setenv("YRD_TRANSIT_MEMORY_LIMIT_MB", "lots")
     with pytest.raises(InputError, match="YRD_TRANSIT_MEMORY_LIMIT_MB = 'lots'"):
         available_memory_bytes()
+
+
+# What the default install leaves out (networks/optional.py): the main job runs without it, and
+# the features that need it say what to install.
+_OPTIONAL = ("numba", "llvmlite", "geopandas", "pyogrio", "pyproj", "osmnx")
+_BLOCK = (
+    "import importlib.abc, sys\n"
+    "class Block(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    f"        if name.split('.')[0] in {_OPTIONAL!r}:\n"
+    "            raise ImportError(f'{name} is blocked (not in the default install)')\n"
+    "sys.meta_path.insert(0, Block())\n"
+    "from transit.cli import main\n"
+)
+
+
+def _without_optional(args: list[str], cwd: Path) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    code = _BLOCK + f"rc = main({args!r})\nassert not set(sys.modules) & set({_OPTIONAL!r})\nsys.exit(rc)\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=900)
+    return done.returncode, done.stderr
+
+
+def test_the_main_job_runs_without_the_optional_packages(tmp_path):
+    """`transit optimize` (the README's first command) with numba, geopandas, pyogrio, pyproj and
+    osmnx unimportable: it proves its optimum and writes every output, network.gpkg included
+    (read back here with GDAL, as QGIS would)."""
+    import pyogrio
+
+    out = tmp_path / "run"
+    rc, err = _without_optional(["optimize", "--zones", "city", "--budget", "120", "--ladder-steps", "1", "--out", str(out)], tmp_path)
+    assert rc == 0, err
+    record = json.loads((out / "run.json").read_text())
+    assert record["result"]["status"] == "OPTIMAL"
+    assert {"map.png", "report.md", "network.gpkg", "pairs.csv", "manifest.json"} <= {p.name for p in out.iterdir()}
+    layers = {name for name, _ in pyogrio.list_layers(out / "network.gpkg")}
+    assert {"rail", "road", "stations", "zones", "projects_selected", "projects_candidates"} <= layers
+    zones = pyogrio.read_dataframe(out / "network.gpkg", layer="zones")
+    assert len(zones) == 19 and str(zones.crs) == "EPSG:4326"
+
+
+def test_assignment_without_numba_names_the_extra(tmp_path):
+    tntp = Path(__file__).resolve().parents[2] / "shared" / "data" / "tntp" / "Braess-Example"
+    net = next(tntp.glob("*_net.tntp"), None) if tntp.is_dir() else None
+    if net is None:
+        pytest.skip("../shared/data/tntp/Braess-Example is not present")
+    trips = next(tntp.glob("*_trips.tntp"))
+    rc, err = _without_optional(["assign", "--net", str(net), "--trips", str(trips)], tmp_path)
+    assert rc != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "needs numba, which is not installed" in lines[0] and ".[assignment]" in lines[0], err

@@ -80,7 +80,7 @@ def test_zone_areas_are_the_county_boundaries_and_share_a_county_with_a_developm
     by_zone = areas.set_index("zone")
     assert by_zone.loc["hz_xihu", "geometry"].equals(counties.loc[330106, "geometry"])
     # Suzhou Industrial Park is carved out of the county holding its centroid; the two make that county
-    host = counties[counties.covers(Point(120.72, 31.32))]
+    host = counties[gpd.GeoSeries(counties["geometry"], crs="EPSG:4326").covers(Point(120.72, 31.32))]
     assert len(host) == 1
     host_zone = zones.loc[zones["adcode"] == host.index[0], "zone"].iloc[0]
     pieces = by_zone.loc["sz_sip", "geometry"].area + by_zone.loc[host_zone, "geometry"].area
@@ -126,7 +126,8 @@ def test_zone_cells_partition_the_land_near_the_zones():
             overlap = cells.geometry.iloc[i].intersection(cells.geometry.iloc[j]).area
             assert overlap < 1e-6 * cells.geometry.iloc[i].area
     # within the radius: every vertex of a cell is at most 30 km (plus the 16-segment circle's error)
-    metric = cells.to_crs("+proj=aeqd +lat_0=30.3 +lon_0=120.9 +ellps=WGS84 +units=m")
+    metric = gpd.GeoDataFrame(cells, geometry="geometry", crs="EPSG:4326").to_crs(
+        "+proj=aeqd +lat_0=30.3 +lon_0=120.9 +ellps=WGS84 +units=m")
     centres = zones.to_crs(metric.crs)
     for cell, centre in zip(metric.geometry, centres.geometry):
         assert cell.hausdorff_distance(centre) <= 30_000 * 1.01

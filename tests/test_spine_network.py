@@ -232,3 +232,35 @@ def test_multimodal_zones_are_endpoints_only_and_best_is_min_of_modes():
     # M is 48 km from each end: its connector goes to a road node, never through W or E
     path = CompiledGraph(G).path(zone_node("M", "o"), zone_node("E", "d"))
     assert not any(str(n).startswith("zone:") for n in path[1:-1])
+
+
+def test_path_sums_add_up_attributes_along_the_shortest_paths_networkx_finds():
+    """path_sums (pointer jumping over SciPy's trees, no compiled kernel): on a random directed
+    graph with unique shortest paths, each attribute's sum equals its sum along networkx's path."""
+    import networkx as nx
+
+    from networks.paths import path_sums
+
+    rng = np.random.default_rng(7)
+    G = nx.gnm_random_graph(300, 1500, seed=3, directed=True)
+    tails = np.array([u for u, _ in G.edges])
+    heads = np.array([v for _, v in G.edges])
+    cost = rng.uniform(1.0, 10.0, len(tails))  # continuous: ties have probability 0
+    km = rng.uniform(0.0, 5.0, len(tails))
+    for (u, v), c, k in zip(G.edges, cost, km):
+        G.edges[u, v].update(cost=c, km=k)
+    sources, targets = np.array([0, 5, 17, 299]), np.arange(0, 300, 3)
+    dist, sums = path_sums(300, tails, heads, cost, [cost, km], sources, targets)
+    checked = 0
+    for i, s in enumerate(sources):
+        lengths, paths = nx.single_source_dijkstra(G, int(s), weight="cost")
+        for j, t in enumerate(targets):
+            if int(t) not in lengths:
+                assert np.isinf(dist[i, j]) and sums[:, i, j].tolist() == [0.0, 0.0]
+                continue
+            path = paths[int(t)]
+            assert dist[i, j] == pytest.approx(lengths[int(t)], rel=1e-12)
+            assert sums[0, i, j] == pytest.approx(lengths[int(t)], rel=1e-12)
+            assert sums[1, i, j] == pytest.approx(sum(G.edges[a, b]["km"] for a, b in zip(path, path[1:])), rel=1e-12)
+            checked += 1
+    assert checked > 300

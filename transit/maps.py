@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
+import json
 import numpy as np
 import pandas as pd
 import shapely
@@ -41,7 +41,11 @@ import shapely
 from transit.catalogue import DATA_DIR, load_cities
 
 __all__ = ["load_boundaries", "zone_change", "zone_cells", "zone_areas", "city_areas", "city_boundaries",
-           "internal_borders", "province_borders", "cjk_font", "draw_map"]
+           "internal_borders", "province_borders", "cjk_font", "draw_map", "geometries", "read_geojson"]
+
+# Layers are pandas DataFrames with a ``geometry`` column of shapely geometries in longitude and
+# latitude (EPSG:4326); geopandas GeoDataFrames qualify.  geopandas itself is not needed.
+EARTH_RADIUS_M = 6_371_008.8
 
 BOUNDARY_FILES = ("land", "provinces", "lakes", "counties")
 CELL_RADIUS_KM = 40.0  # a zone cell reaches at most this far from its centroid
@@ -51,20 +55,65 @@ ATTRIBUTION = ("Network (c) OpenStreetMap contributors, ODbL. "
 _CJK_FILE = re.compile(r"(?i)(cjk|wqy|wenquanyi|sourcehan|droidsansfallback|simhei|simsun|msyh|pingfang|heiti)")
 
 
+def geometries(frame: pd.DataFrame) -> np.ndarray:
+    """The ``geometry`` column of a layer as a NumPy array of shapely geometries."""
+    return np.asarray(list(frame["geometry"]), dtype=object)
+
+
+def _with(frame: pd.DataFrame, geoms: Any) -> pd.DataFrame:
+    out = pd.DataFrame(frame.drop(columns="geometry")).copy()
+    out["geometry"] = pd.Series(list(geoms), index=out.index, dtype=object)
+    return out
+
+
+def read_geojson(path: str | Path) -> pd.DataFrame:
+    """A GeoJSON FeatureCollection as a DataFrame: the properties and ``geometry`` (shapely)."""
+    features = json.loads(Path(path).read_text(encoding="utf-8"))["features"]
+    rows = [f.get("properties") or {} for f in features]
+    geoms = [shapely.from_geojson(json.dumps(f["geometry"])) if f.get("geometry") else None for f in features]
+    frame = pd.DataFrame(rows, index=pd.RangeIndex(len(rows)))
+    frame["geometry"] = pd.Series(geoms, index=frame.index, dtype=object)
+    return frame
+
+
+def _clip(frame: pd.DataFrame, box: Any) -> pd.DataFrame:
+    """The rows whose geometry meets the rectangle ``box``, cut to it."""
+    if not len(frame):
+        return frame.copy()
+    geoms = shapely.clip_by_rect(geometries(frame), *box.bounds)
+    keep = ~shapely.is_empty(geoms)
+    return _with(frame[keep], geoms[keep])
+
+
+def _dissolve(frame: pd.DataFrame, by: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per value of ``by`` (sorted): its geometries merged, the first value of ``columns``."""
+    rows, geoms = [], []
+    for key, group in frame.groupby(by, sort=True):
+        rows.append({by: key, **{c: group[c].iloc[0] for c in columns}})
+        geoms.append(shapely.union_all(geometries(group)))
+    out = pd.DataFrame(rows, columns=[by, *columns])
+    out["geometry"] = pd.Series(geoms, index=out.index, dtype=object)
+    return out
+
+
+def _total_bounds(frame: pd.DataFrame) -> np.ndarray:
+    return shapely.total_bounds(geometries(frame))
+
+
 @functools.lru_cache(maxsize=1)
-def _boundaries(folder: str) -> dict[str, gpd.GeoDataFrame]:
+def _boundaries(folder: str) -> dict[str, pd.DataFrame]:
     layers = {}
     for name in BOUNDARY_FILES:
         path = Path(folder) / f"{name}.geojson"
         if name == "counties" and not path.exists():  # a basemap folder of one's own may have none
-            layers[name] = gpd.GeoDataFrame({"adcode": [], "name_zh": [], "city_adcode": [], "city_zh": [],
-                                             "province_zh": []}, geometry=[], crs="EPSG:4326")
+            layers[name] = pd.DataFrame({"adcode": [], "name_zh": [], "city_adcode": [], "city_zh": [],
+                                         "province_zh": [], "geometry": []})
             continue
-        layers[name] = gpd.read_file(path, engine="pyogrio")
+        layers[name] = read_geojson(path)
     return layers
 
 
-def load_boundaries(folder: str | Path | None = None) -> dict[str, gpd.GeoDataFrame]:
+def load_boundaries(folder: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """The basemap layers ``land``, ``provinces`` (``name_en``, ``name_zh``, ``adcode``),
     ``lakes`` and ``counties`` (``adcode``, ``name_zh``, ``city_adcode``, ``city_zh``,
     ``province_zh``), EPSG:4326, from ``data/boundaries/`` unless ``folder`` is given."""
@@ -89,12 +138,43 @@ def zone_change(pairs: pd.DataFrame) -> pd.Series:
     return (100.0 * (sums["wo"] - sums["wb"]) / sums["wb"]).rename("change_pct")
 
 
-def _metric(lat0: float, lon0: float) -> str:
-    return f"+proj=aeqd +lat_0={lat0:.4f} +lon_0={lon0:.4f} +ellps=WGS84 +units=m +no_defs"
+def _to_metric(geoms: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
+    """Longitude/latitude to metres in the azimuthal equidistant projection at (lon0, lat0) on
+    the sphere (distances from the centre exact; within a few hundred km of it, all lengths
+    right to a few millionths, as the zone cells need)."""
+    p0, l0 = math.radians(lat0), math.radians(lon0)
+
+    def forward(xy: np.ndarray) -> np.ndarray:
+        lam, phi = np.radians(xy[:, 0]) - l0, np.radians(xy[:, 1])
+        cos_c = np.clip(math.sin(p0) * np.sin(phi) + math.cos(p0) * np.cos(phi) * np.cos(lam), -1.0, 1.0)
+        c = np.arccos(cos_c)
+        k = np.where(c > 1e-12, c / np.where(c > 1e-12, np.sin(c), 1.0), 1.0)
+        x = EARTH_RADIUS_M * k * np.cos(phi) * np.sin(lam)
+        y = EARTH_RADIUS_M * k * (math.cos(p0) * np.sin(phi) - math.sin(p0) * np.cos(phi) * np.cos(lam))
+        return np.column_stack((x, y))
+
+    return shapely.transform(geoms, forward)
 
 
-def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
-               radius_km: float = CELL_RADIUS_KM) -> gpd.GeoDataFrame:
+def _from_metric(geoms: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
+    """The inverse of :func:`_to_metric`."""
+    p0, l0 = math.radians(lat0), math.radians(lon0)
+
+    def inverse(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0], xy[:, 1]
+        rho = np.hypot(x, y)
+        c = rho / EARTH_RADIUS_M
+        safe = np.where(rho > 0, rho, 1.0)
+        phi = np.where(rho > 0, np.arcsin(np.clip(np.cos(c) * math.sin(p0) + y * np.sin(c) * math.cos(p0) / safe,
+                                                  -1.0, 1.0)), p0)
+        lam = l0 + np.arctan2(x * np.sin(c), rho * math.cos(p0) * np.cos(c) - y * math.sin(p0) * np.sin(c))
+        return np.column_stack((np.degrees(lam), np.degrees(phi)))
+
+    return shapely.transform(geoms, inverse)
+
+
+def zone_cells(zones: pd.DataFrame, *, land: pd.DataFrame | None = None,
+               radius_km: float = CELL_RADIUS_KM) -> pd.DataFrame:
     """Voronoi cells around the zone points, clipped to ``land`` and to ``radius_km`` of each point.
 
     Returns the rows of ``zones`` (same order and columns) with the cell as geometry.  Cells are
@@ -104,10 +184,9 @@ def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
         raise ValueError(f"radius_km={radius_km!r}; expected a positive number of km")
     if len(zones) == 0:
         return zones.copy()
-    points = zones.to_crs("EPSG:4326")
-    lon0, lat0 = float(points.geometry.x.mean()), float(points.geometry.y.mean())
-    crs = _metric(lat0, lon0)
-    pts = points.to_crs(crs).geometry.to_numpy()
+    lonlat = geometries(zones)
+    lon0, lat0 = float(shapely.get_x(lonlat).mean()), float(shapely.get_y(lonlat).mean())
+    pts = _to_metric(lonlat, lon0, lat0)
     frame = shapely.envelope(shapely.multipoints(pts)).buffer(radius_km * 2000.0)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True))
     if len(cells) != len(pts):  # duplicate points share a cell: fall back to containment
@@ -115,28 +194,27 @@ def zone_cells(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
     clip = shapely.buffer(pts, radius_km * 1000.0, quad_segs=16)
     cells = shapely.intersection(cells, clip)
     if land is not None and len(land):
-        cells = shapely.intersection(cells, shapely.union_all(land.to_crs(crs).geometry.to_numpy()))
-    out = points.copy()
-    out["geometry"] = gpd.GeoSeries(cells, crs=crs).to_crs("EPSG:4326").to_numpy()
-    return out.set_geometry("geometry")
+        cells = shapely.intersection(cells, shapely.union_all(_to_metric(geometries(land), lon0, lat0)))
+    return _with(zones, _from_metric(cells, lon0, lat0))
 
 
-def _admin_polygons(counties: gpd.GeoDataFrame) -> dict[int, Any]:
+def _admin_polygons(counties: pd.DataFrame) -> dict[int, Any]:
     """Polygons by code: each county, each city (its counties merged) and, for a province-level
     city (one city in its province: Shanghai), the province code too."""
-    out = {int(code): geom for code, geom in zip(counties["adcode"], counties.geometry)}
-    cities = counties[["city_adcode", "geometry"]].dissolve(by="city_adcode", sort=True)
-    for code, geom in zip(cities.index, cities.geometry):
+    out = {int(code): geom for code, geom in zip(counties["adcode"], counties["geometry"])}
+    cities = _dissolve(counties, "city_adcode")
+    for code, geom in zip(cities["city_adcode"], cities["geometry"]):
         out.setdefault(int(code), geom)
-    provinces = pd.Series(cities.index // 10000 * 10000, index=cities.index)
+    codes = cities["city_adcode"].astype(int).to_numpy()
+    provinces = pd.Series(codes // 10000 * 10000)
     for province, members in provinces.groupby(provinces):
         if len(members) == 1:
-            out.setdefault(int(province), cities.geometry.loc[members.index[0]])
+            out.setdefault(int(province), cities["geometry"].iloc[members.index[0]])
     return out
 
 
-def zone_areas(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
-               counties: gpd.GeoDataFrame | None = None, radius_km: float = CELL_RADIUS_KM) -> gpd.GeoDataFrame:
+def zone_areas(zones: pd.DataFrame, *, land: pd.DataFrame | None = None,
+               counties: pd.DataFrame | None = None, radius_km: float = CELL_RADIUS_KM) -> pd.DataFrame:
     """The area of each zone, for a choropleth: its administrative boundary where there is one.
 
     A zone whose ``adcode`` is in ``counties`` (a county-level division, or a city: its counties
@@ -155,16 +233,16 @@ def zone_areas(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
         return out
     polygons = _admin_polygons(counties)
     codes = pd.to_numeric(zones["adcode"], errors="coerce")
-    geoms = list(out.geometry)
+    geoms = list(out["geometry"])
     owned = {}  # polygon code -> row of the zone it is
     for i, code in enumerate(codes):
         if pd.notna(code) and int(code) in polygons and int(code) not in owned:
             owned[int(code)] = i
             geoms[i] = polygons[int(code)]
             out.iloc[i, out.columns.get_loc("area_source")] = "boundary"
-    county_geoms = counties.geometry.to_numpy()
+    county_geoms = geometries(counties)
     tree = shapely.STRtree(county_geoms)
-    points = zones.to_crs("EPSG:4326").geometry.to_numpy()
+    points = geometries(zones)
     for i, code in enumerate(codes):
         if out["area_source"].iloc[i] != "voronoi":
             continue
@@ -173,7 +251,7 @@ def zone_areas(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
             continue
         host_code = int(counties["adcode"].iloc[hits[0]])
         host = county_geoms[hits[0]]
-        share = shapely.intersection(cells.geometry.iloc[i], host)
+        share = shapely.intersection(cells["geometry"].iloc[i], host)
         # the Voronoi cell is bounded by the host's other zones; it may reach past them into the host
         geoms[i] = share
         out.iloc[i, out.columns.get_loc("area_source")] = "boundary share"
@@ -182,37 +260,34 @@ def zone_areas(zones: gpd.GeoDataFrame, *, land: gpd.GeoDataFrame | None = None,
             geoms[k] = shapely.difference(geoms[k], share)
     geoms = shapely.make_valid(np.asarray(geoms, dtype=object))
     if land is not None and len(land):
-        geoms = shapely.intersection(geoms, shapely.union_all(land.to_crs("EPSG:4326").geometry.to_numpy()))
-    out["geometry"] = gpd.GeoSeries(geoms, crs="EPSG:4326").to_numpy()
-    return out.set_geometry("geometry")
+        geoms = shapely.intersection(geoms, shapely.union_all(geometries(land)))
+    return _with(out, geoms)
 
 
-def city_boundaries(counties: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def city_boundaries(counties: pd.DataFrame) -> pd.DataFrame:
     """The prefecture-level cities as polygons (their counties merged): ``city_adcode``, ``city_zh``."""
-    merged = counties[["city_adcode", "city_zh", "geometry"]].dissolve(by="city_adcode", sort=True).reset_index()
-    merged["geometry"] = shapely.make_valid(merged.geometry.to_numpy())
-    return merged
+    merged = _dissolve(counties, "city_adcode", ("city_zh",))
+    return _with(merged, shapely.make_valid(geometries(merged)))
 
 
-def internal_borders(polygons: gpd.GeoDataFrame) -> Any:
+def internal_borders(polygons: pd.DataFrame) -> Any:
     """The lines between neighbouring polygons of a tiling (their outlines less the outline of
     their union: no coast, no outer edge), as a shapely geometry."""
-    geoms = shapely.make_valid(polygons.geometry.to_numpy())
+    geoms = shapely.make_valid(geometries(polygons))
     outer = shapely.buffer(shapely.boundary(shapely.union_all(geoms)), 1e-6)
     return shapely.difference(shapely.union_all(shapely.boundary(geoms)), outer)
 
 
-def province_borders(provinces: gpd.GeoDataFrame, land: gpd.GeoDataFrame) -> Any:
+def province_borders(provinces: pd.DataFrame, land: pd.DataFrame) -> Any:
     """The lines between provinces: their outlines less the coast (a shapely geometry)."""
-    coast = shapely.buffer(shapely.boundary(shapely.union_all(land.geometry.to_numpy())), 0.002)
-    return shapely.difference(shapely.union_all(shapely.boundary(provinces.geometry.to_numpy())), coast)
+    coast = shapely.buffer(shapely.boundary(shapely.union_all(geometries(land))), 0.002)
+    return shapely.difference(shapely.union_all(shapely.boundary(geometries(provinces))), coast)
 
 
-def city_areas(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def city_areas(cells: pd.DataFrame) -> pd.DataFrame:
     """The zone cells of each city merged: one (approximate) area per ``city``, in name order."""
-    merged = cells[["city", "geometry"]].dissolve(by="city", sort=True).reset_index()
-    merged["geometry"] = shapely.make_valid(merged.geometry.to_numpy())
-    return merged
+    merged = _dissolve(cells, "city")
+    return _with(merged, shapely.make_valid(geometries(merged)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -241,7 +316,7 @@ def _label(name_en: str, name_zh: Any, font: str | None) -> str:
     return f"{zh} {name_en}" if font and zh else str(name_en)
 
 
-def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None = None,
+def draw_map(layers: dict[str, pd.DataFrame], *, pairs: pd.DataFrame | None = None,
              priorities: pd.DataFrame | None = None, title: str = "", ax: Any = None,
              bbox: tuple[float, float, float, float] | None = None, expressway_kph: float = 100.0,
              fast_rail_kph: float = 100.0, radius_km: float = CELL_RADIUS_KM, chinese: bool | None = None) -> Any:
@@ -274,14 +349,14 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
     fig = ax.figure
     zones = layers["zones"]
     if bbox is None:
-        w, s, e, n = zones.total_bounds if len(zones) else (117.5, 27.0, 123.0, 33.0)
+        w, s, e, n = _total_bounds(zones) if len(zones) else (117.5, 27.0, 123.0, 33.0)
         bbox = (w - 0.35, s - 0.3, e + 0.35, n + 0.3)
     west, south, east, north = bbox
     base = load_boundaries()
     view = shapely.box(west - 1, south - 1, east + 1, north + 1)
     ax.set_facecolor("#d6eaf8")  # the sea
-    land = base["land"].clip(view)
-    land.plot(ax=ax, color="#fbfaf5", edgecolor="#7fb3d5", linewidth=0.5, zorder=0)
+    land = _clip(base["land"], view)
+    _plot_polygons(ax, geometries(land), facecolor="#fbfaf5", edgecolor="#7fb3d5", linewidth=0.5, zorder=0)
     # zone cells, coloured by class of the change in generalized cost (fixed classes, so that two
     # runs' maps read alike)
     cmap = colormaps["Greens"]
@@ -290,17 +365,17 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
         cells = zone_areas(zones, land=land, counties=base["counties"], radius_km=radius_km)
         change = zone_change(pairs) if pairs is not None else pd.Series(dtype=float)
         values = cells["zone"].map(change).to_numpy(float)
-        cells.plot(ax=ax, color=[class_colour(v, classes) for v in values], edgecolor="white", linewidth=0.3,
-                   alpha=0.9, zorder=1)
+        _plot_polygons(ax, geometries(cells), facecolor=[class_colour(v, classes) for v in values],
+                       edgecolor="white", linewidth=0.3, alpha=0.9, zorder=1)
     # the prefecture-level cities' boundaries (less the coast, drawn with the land)
-    cities = city_boundaries(base["counties"]).clip(view) if len(base["counties"]) else base["counties"]
+    cities = _clip(city_boundaries(base["counties"]), view) if len(base["counties"]) else base["counties"]
     if len(cities):
-        gpd.GeoSeries([internal_borders(cities)], crs="EPSG:4326").plot(ax=ax, color="#566573", linewidth=0.5,
-                                                                       zorder=1.5)
-    base["lakes"].clip(view).plot(ax=ax, color="#d6eaf8", edgecolor="#7fb3d5", linewidth=0.3, zorder=2)
-    provinces = base["provinces"].clip(view)
-    gpd.GeoSeries([province_borders(provinces, land)], crs="EPSG:4326").plot(ax=ax, color="#6c3483", linewidth=0.9,
-                                                   linestyle=(0, (4, 2)), zorder=3)
+        _plot_lines(ax, [internal_borders(cities)], color="#566573", linewidth=0.5, zorder=1.5)
+    _plot_polygons(ax, geometries(_clip(base["lakes"], view)), facecolor="#d6eaf8", edgecolor="#7fb3d5",
+                   linewidth=0.3, zorder=2)
+    provinces = _clip(base["provinces"], view)
+    _plot_lines(ax, [province_borders(provinces, land)], color="#6c3483", linewidth=0.9, linestyle=(0, (4, 2)),
+                zorder=3)
     road, rail = layers["road"], layers["rail"]
     if len(road):
         fast = road["speed_kph"] >= expressway_kph
@@ -315,30 +390,31 @@ def draw_map(layers: dict[str, gpd.GeoDataFrame], *, pairs: pd.DataFrame | None 
     _plot(candidates[~selected], ax, color="#5dade2", linewidth=1.0, linestyle="--", zorder=6)
     chosen = candidates[selected]
     if len(chosen):
-        chosen.plot(ax=ax, color="#c0392b", linewidth=2.6, zorder=7)
+        _plot(chosen, ax, color="#c0392b", linewidth=2.6, zorder=7)
         rank = {}
         if priorities is not None and len(priorities):
             rank = {r.project: r.rank for r in priorities.itertuples() if str(r.in_optimal_set) == "yes"}
-        for row in chosen.itertuples():
-            mid = row.geometry.interpolate(0.5, normalized=True)
-            ax.annotate(f"{rank.get(row.project, '-')}. {row.project}", (mid.x, mid.y), fontsize=6.5,
+        for project, line in zip(chosen["project"], chosen["geometry"]):
+            mid = line.interpolate(0.5, normalized=True)
+            ax.annotate(f"{rank.get(project, '-')}. {project}", (mid.x, mid.y), fontsize=6.5,
                         color="#922b21", xytext=(4, 4), textcoords="offset points", zorder=9,
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
     # names: provinces (large, light), cities (at the city's point, or its zones' mean)
     family = {"fontfamily": [font, "DejaVu Sans"]} if font else {}
-    for row in provinces.itertuples():
-        point = row.geometry.representative_point()
+    for name_en, name_zh, geom in zip(provinces["name_en"], provinces["name_zh"], provinces["geometry"]):
+        point = geom.representative_point()
         if west < point.x < east and south < point.y < north:
-            ax.annotate(_label(row.name_en, row.name_zh, font), (point.x, point.y), fontsize=9, color="#7d3c98",
+            ax.annotate(_label(name_en, name_zh, font), (point.x, point.y), fontsize=9, color="#7d3c98",
                         alpha=0.6, ha="center", zorder=8, **family)
     if len(zones):
-        zones.plot(ax=ax, color="black", markersize=2, zorder=8)
+        points = geometries(zones)
+        ax.scatter(shapely.get_x(points), shapely.get_y(points), s=2, color="black", zorder=8)
         cities = load_cities()
         for city, group in zones.groupby("city", sort=True):
             if city in cities.index:
                 x, y, zh = cities.loc[city, "lon"], cities.loc[city, "lat"], cities.loc[city, "name_zh"]
             else:
-                x, y, zh = group.geometry.x.mean(), group.geometry.y.mean(), None
+                x, y, zh = shapely.get_x(geometries(group)).mean(), shapely.get_y(geometries(group)).mean(), None
             ax.annotate(_label(city, zh, font), (x, y), fontsize=7, xytext=(3, -8), textcoords="offset points",
                         zorder=9, **family)
     ax.set_xlim(west, east)
@@ -408,6 +484,50 @@ def class_legend(classes: list[tuple[float, float, str]]) -> list[tuple[str, str
     return out
 
 
-def _plot(frame: gpd.GeoDataFrame, ax: Any, **style: Any) -> None:
+def _plot(frame: pd.DataFrame, ax: Any, **style: Any) -> None:
     if len(frame):
-        frame.plot(ax=ax, **style)
+        _plot_lines(ax, geometries(frame), **style)
+
+
+def _plot_lines(ax: Any, geoms: Any, *, color: str, linewidth: float, zorder: float, linestyle: Any = "-") -> None:
+    """Lines (and polygon outlines) as one matplotlib LineCollection."""
+    from matplotlib.collections import LineCollection
+
+    segments = []
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            continue
+        for part in shapely.get_parts(shapely.get_parts(geom)):  # collections, then multi-parts
+            if part.geom_type == "Polygon":
+                segments += [np.asarray(r.coords)[:, :2] for r in (part.exterior, *part.interiors)]
+            elif part.geom_type in ("LineString", "LinearRing"):
+                segments.append(np.asarray(part.coords)[:, :2])
+    if segments:
+        ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth, linestyles=linestyle,
+                                         zorder=zorder), autolim=False)
+
+
+def _plot_polygons(ax: Any, geoms: Any, *, facecolor: Any, edgecolor: str, linewidth: float, zorder: float,
+                   alpha: float | None = None) -> None:
+    """Polygons (holes kept) as one matplotlib PathCollection; ``facecolor`` one colour or one per geometry."""
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path as MplPath
+
+    paths, colours = [], []
+    for k, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            continue
+        vertices, codes = [], []
+        for part in shapely.get_parts(shapely.get_parts(geom)):
+            if part.geom_type != "Polygon":
+                continue
+            for ring in (part.exterior, *part.interiors):
+                xy = np.asarray(ring.coords)[:, :2]
+                vertices.append(xy)
+                codes += [MplPath.MOVETO] + [MplPath.LINETO] * (len(xy) - 2) + [MplPath.CLOSEPOLY]
+        if vertices:
+            paths.append(MplPath(np.concatenate(vertices), codes))
+            colours.append(facecolor if isinstance(facecolor, str) else facecolor[k])
+    if paths:
+        ax.add_collection(PathCollection(paths, facecolors=colours, edgecolors=edgecolor, linewidths=linewidth,
+                                         alpha=alpha, zorder=zorder), autolim=False)

@@ -109,6 +109,10 @@ def run_optimization(
         raise InputError(f"budget = {budget!r}; expected a finite number of billion CNY >= 0")
     if objective not in OBJECTIVES:
         raise InputError(f"objective = {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    if congestion:
+        from solvers._jit import require_numba
+
+        require_numba("congestion (the equilibrium kernels of --congestion)")
     for name, value, low in (("Monte Carlo draws", monte_carlo_draws, 0), ("seed", seed, 0), ("workers", workers, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InputError(f"{name} = {value!r}; expected a whole number >= {low}")

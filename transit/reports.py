@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import matplotlib
 import networkx as nx
 import shapely
@@ -27,7 +26,8 @@ import pandas as pd  # noqa: E402
 from shapely.geometry import LineString, Point  # noqa: E402
 
 from networks.atomic import atomic_output_dir  # noqa: E402
-from networks.osm_export import OSM_METADATA, reproducible_gpkg  # noqa: E402
+from networks.gpkg import write_gpkg  # noqa: E402
+from networks.osm_export import OSM_METADATA  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
 from transit.maps import draw_map  # noqa: E402
 from transit.progress import Stopwatch, logger  # noqa: E402
@@ -81,7 +81,13 @@ def manifest(folder: Path) -> dict[str, Any]:
             "note": f"run.json is hashed without {', '.join(VOLATILE)} (they differ between identical runs)"}
 
 
-def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
+def _layer(rows: list[dict[str, Any]] | pd.DataFrame, geometry: list[Any], columns: list[str] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns).reset_index(drop=True)
+    frame["geometry"] = pd.Series(list(geometry), index=frame.index, dtype=object)
+    return frame
+
+
+def _edge_frame(G, edges, **extra) -> pd.DataFrame:
     rows, coords = [], []
     for u, v, data in edges:
         a, b = G.nodes[u], G.nodes[v]
@@ -90,11 +96,13 @@ def _edge_frame(G, edges, **extra) -> gpd.GeoDataFrame:
                      "speed_kph": data.get("speed_kph"), "travel_time_s": data.get("travel_time"),
                      "lines": " ".join(data.get("lines", ())), "project": data.get("project", ""), **extra})
     geometry = shapely.linestrings(np.asarray(coords, dtype=float).reshape(-1, 2, 2)) if coords else []
-    return gpd.GeoDataFrame(rows, geometry=geometry, crs="EPSG:4326")
+    columns = None if rows else ["u", "v", "mode", "length_m", "speed_kph", "travel_time_s", "lines", "project"]
+    return _layer(rows, geometry, columns)
 
 
-def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
-    """GIS layers: rail, road, stations, zones, candidate and selected project alignments."""
+def network_layers(run: OptimizationRun) -> dict[str, pd.DataFrame]:
+    """GIS layers: rail, road, stations, zones, candidate and selected project alignments
+    (DataFrames with a shapely ``geometry`` column, EPSG:4326)."""
     model = run.model
     G = run.design_graph()
 
@@ -110,15 +118,13 @@ def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
         # the track, not the routing graph's line layers (networks.lines)
         "rail": _edge_frame(model.network.rail, one_way(model.network.rail, "rail")),
         "road": _edge_frame(G, one_way(G, "road")),
-        "stations": gpd.GeoDataFrame(
+        "stations": _layer(
             [{"node": str(n), "name": d.get("name"), "city": d.get("city", ""), "project": d.get("project", "")}
              for n, d in stations],
-            geometry=[Point(d["x"], d["y"]) for _, d in stations], crs="EPSG:4326"),
-        "zones": gpd.GeoDataFrame(
-            model.network.zones[["zone", "adcode", "name_en", "name_zh", "city", "province", "kind",
-                                 "population"]].reset_index(drop=True),
-            geometry=[Point(x, y) for x, y in zip(model.network.zones["lon"], model.network.zones["lat"])],
-            crs="EPSG:4326"),
+            [Point(d["x"], d["y"]) for _, d in stations], ["node", "name", "city", "project"]),
+        "zones": _layer(
+            model.network.zones[["zone", "adcode", "name_en", "name_zh", "city", "province", "kind", "population"]],
+            [Point(x, y) for x, y in zip(model.network.zones["lon"], model.network.zones["lat"])]),
     }
     selected = set(run.selected)
     rows, geoms = [], []
@@ -127,13 +133,13 @@ def network_layers(run: OptimizationRun) -> dict[str, gpd.GeoDataFrame]:
         rows.append({"project": p.id, "name_en": p.name_en, "name_zh": p.name_zh, "mode": p.mode,
                      "cost_bn_cny": p.cost_bn_cny, "lead_member": p.lead_member, "axes": " ".join(p.axes),
                      "selected": p.id in selected})
-    projects = gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+    projects = _layer(rows, geoms)
     layers["projects_candidates"] = projects
     layers["projects_selected"] = projects[projects["selected"]].reset_index(drop=True)
     return layers
 
 
-def _draw_map(run: OptimizationRun, layers: dict[str, gpd.GeoDataFrame], path: Path,
+def _draw_map(run: OptimizationRun, layers: dict[str, pd.DataFrame], path: Path,
               pairs: pd.DataFrame, priorities: pd.DataFrame) -> None:
     ax = draw_map(layers, pairs=pairs, priorities=priorities,
                   title=f"YRD: optimal projects for a budget of {run.budget:g} bn CNY ({run.result.status})",
@@ -164,7 +170,7 @@ def _file_hash(path: Path) -> str:
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     # everything whose version can change an output's bytes (rerun names those that changed)
-    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "geopandas", "pyogrio", "shapely",
+    for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "shapely",
                 "matplotlib", "numba", "h5py", "openpyxl"):
         try:
             out[pkg] = importlib.metadata.version(pkg)
@@ -399,10 +405,7 @@ def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] 
         axes.to_csv(tmp / "axes.csv", index=False)
         pairs.to_csv(tmp / "pairs.csv", index=False, float_format="%.4g")
         zone_pairs.to_csv(tmp / "zone_pairs.csv", index=False, float_format="%.4g")
-        with reproducible_gpkg():  # the same run gives the same bytes
-            for name, layer in layers.items():
-                layer.to_file(tmp / "network.gpkg", layer=name, driver="GPKG", engine="pyogrio",
-                              layer_metadata=OSM_METADATA)
+        write_gpkg(tmp / "network.gpkg", layers, metadata=OSM_METADATA)  # same run, same bytes
         with Stopwatch("map.png"):
             _draw_map(run, layers, tmp / "map.png", zone_pairs, priorities)
         from transit.exports import write_exports

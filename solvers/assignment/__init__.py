@@ -49,6 +49,7 @@ from solvers.assignment._problem import (
 from solvers.assignment.frank_wolfe import _solve_fw
 from solvers.assignment.gradient_projection import _solve_gp
 from solvers.vdf import BPR, VolumeDelayFunction, resolve_vdf
+from solvers._jit import require_numba
 
 __all__ = [
     "assign",
@@ -135,6 +136,7 @@ def assign(
     -------
     AssignmentResult
     """
+    require_numba("traffic assignment")
     started = time.perf_counter()
     algo = _ALIASES.get(algorithm.lower(), algorithm.lower()) if isinstance(algorithm, str) else algorithm
     if algo not in ALGORITHMS:

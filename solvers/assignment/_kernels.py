@@ -4,7 +4,7 @@ path-based flow shifts (numba; no Python loop over OD pairs)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from solvers._jit import njit
 
 from solvers._heap import _heap_pop, _heap_push, _relax
 from solvers.vdf import link_eval

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
+from solvers._jit import njit
 
 from solvers._heap import _heap_pop, _heap_push, _relax
 

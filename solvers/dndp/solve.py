@@ -14,6 +14,7 @@ from solvers.dndp._problem import DNDPResult, EnumerationResult, _Evaluator, _Pr
 from solvers.dndp._ue import PackedState
 from solvers.dndp.branch_and_bound import branch_and_bound
 from solvers.dndp.cuts import _certify, _cut_loop
+from solvers._jit import require_numba
 
 
 def solve_dndp(
@@ -100,6 +101,7 @@ def solve_dndp(
     InfeasibleError
         Some OD pair cannot be routed even with every candidate open.
     """
+    require_numba("network design (solve_dndp)")
     started = time.perf_counter()
     if method not in ("bb", "cuts"):
         raise InputError(f"method {method!r}: expected 'bb' or 'cuts'")

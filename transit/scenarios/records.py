@@ -54,18 +54,24 @@ class RunRecord:
         return pd.read_csv(path)
 
     def layer(self, name: str) -> Any:
-        """A layer of the run's ``network.gpkg`` as a GeoDataFrame (``rail``, ``road``, ``stations``,
-        ``zones``, ``projects_candidates``, ``projects_selected``)."""
-        import geopandas as gpd
-        import pyogrio
+        """A layer of the run's ``network.gpkg`` (``rail``, ``road``, ``stations``, ``zones``,
+        ``projects_candidates``, ``projects_selected``): a geopandas GeoDataFrame (EPSG:4326) when
+        geopandas is installed (``pip install -e ".[gis]"``), else a DataFrame with a shapely
+        ``geometry`` column."""
+        from networks.gpkg import list_layers, read_gpkg
 
         path = self.folder / "network.gpkg"
         if not path.is_file():
             raise RunFolderError(f"{self.folder}: no network.gpkg in this run")
-        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        names = list_layers(path)
         if name not in names:
             raise RunFolderError(f"{path}: no layer {name!r}; the layers are {names}")
-        return gpd.read_file(path, layer=name, engine="pyogrio")
+        frame = read_gpkg(path, name)
+        try:
+            import geopandas as gpd
+        except ImportError:
+            return frame
+        return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
 
     @property
     def plot(self) -> RunPlots:
