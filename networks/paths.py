@@ -236,19 +236,24 @@ def _tree_sums(dist: np.ndarray, pred: np.ndarray, indptr: np.ndarray, heads: np
     n_attr = values.shape[0]
     tails = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
     keys = tails * n + heads  # sorted: arcs are in (tail, head) order
-    sink = n  # a node of its own for roots and unreachable nodes (value 0, its own parent)
     out = np.empty((n_attr, n_src, len(targets)))
-    nodes = np.arange(n, dtype=np.int64)
     for s in range(n_src):
-        up = pred[s].astype(np.int64)
-        has = (up >= 0) & np.isfinite(dist[s])
-        up = np.where(has, up, sink)
-        arc = np.searchsorted(keys, np.where(has, up, 0) * n + nodes)
-        acc = np.zeros((n_attr, n + 1))
-        acc[:, :n] = np.where(has, values[:, np.minimum(arc, len(keys) - 1)], 0.0)
-        up = np.append(up, sink)
-        while (up != sink).any():
-            acc = acc + acc[:, up]  # the sink adds 0 and is its own parent
-            up = up[up]
-        out[:, s] = acc[:, targets]
+        # only the nodes this tree reaches, numbered 0 .. m-1; m is a sink (value 0, its own parent)
+        reach = np.flatnonzero(np.isfinite(dist[s]))
+        m = len(reach)
+        local = np.full(n, m, dtype=np.int64)
+        local[reach] = np.arange(m)
+        parent = pred[s, reach].astype(np.int64)
+        has = parent >= 0
+        arc = np.searchsorted(keys, np.where(has, parent, 0) * n + reach)
+        acc = np.zeros((n_attr, m + 1))
+        acc[:, :m] = np.where(has, values[:, np.minimum(arc, len(keys) - 1)], 0.0)
+        up = np.append(np.where(has, local[np.maximum(parent, 0)], m), m)
+        active = np.flatnonzero(up != m)
+        while len(active):
+            above = up[active]
+            acc[:, active] = acc[:, active] + acc[:, above]  # the old values on both sides
+            up[active] = up[above]
+            active = active[up[active] != m]
+        out[:, s] = acc[:, local[targets]]
     return out

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from networks.errors import InputError
+from networks.memory import release_free_memory
 from solvers import selection
 from solvers.selection.markets import market_budget_ladder
 from transit.model import DesignSkim, YRDModel, build_model
@@ -169,6 +170,7 @@ def run_optimization(
                                         member_caps=caps or None, time_limit=time_limit, project_costs=terms)
         result = fair.result
     timings["optimise_s"] = time.perf_counter() - started
+    release_free_memory()  # what the solves freed, before the skims and outputs (peak memory)
     started = time.perf_counter()
     with Stopwatch("skims before and after (door-to-door times, mode shares, fastest rail)"):
         skim_base = model.base_skim()

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from networks.errors import InfeasibleError, InputError
+from networks.memory import release_free_memory
 from solvers.selection._graph import _check_number
 from solvers.selection._instance import _check_caps, _Instance
 from solvers.selection._types import BaseGraph, DesignValue, Ladder, ODDemand, Project, SelectionResult
@@ -297,7 +298,10 @@ def _savings_for(problem: _MarketProblem, budget: float, caps: Mapping[str, floa
             got = cache[mask] = _usable(inst, mask, budget, caps)
         return got
 
-    recs = [_build_records(layer_inst, usable, root, deadline=deadline, log=log) for layer_inst in problem.insts]
+    recs = []
+    for layer_inst in problem.insts:
+        recs.append(_build_records(layer_inst, usable, root, deadline=deadline, log=log))
+        release_free_memory()  # the enumeration's freed arrays, before the next layer and the solves
     return _market_savings(problem, recs, usable)
 
 
