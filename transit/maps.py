@@ -493,15 +493,14 @@ def _plot_lines(ax: Any, geoms: Any, *, color: str, linewidth: float, zorder: fl
     """Lines (and polygon outlines) as one matplotlib LineCollection."""
     from matplotlib.collections import LineCollection
 
-    segments = []
-    for geom in geoms:
-        if geom is None or geom.is_empty:
-            continue
-        for part in shapely.get_parts(shapely.get_parts(geom)):  # collections, then multi-parts
-            if part.geom_type == "Polygon":
-                segments += [np.asarray(r.coords)[:, :2] for r in (part.exterior, *part.interiors)]
-            elif part.geom_type in ("LineString", "LinearRing"):
-                segments.append(np.asarray(part.coords)[:, :2])
+    geoms = np.asarray([g for g in geoms if g is not None and not g.is_empty], dtype=object)
+    parts = shapely.get_parts(shapely.get_parts(geoms))  # collections, then multi-parts
+    kind = shapely.get_type_id(parts)
+    lines = np.concatenate([parts[(kind == 1) | (kind == 2)], shapely.get_rings(parts[kind == 3])])
+    if not len(lines):
+        return
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    segments = np.split(coords, np.flatnonzero(np.diff(index)) + 1)  # one array per line, vectorised
     if segments:
         ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth, linestyles=linestyle,
                                          zorder=zorder), autolim=False)
