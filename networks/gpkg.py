@@ -84,16 +84,42 @@ def _quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def _blob(geom: Any) -> bytes | None:
-    """GeoPackage binary: header (magic, version 0, flags, SRS 4326, xy envelope) + ISO WKB."""
-    if geom is None or (isinstance(geom, float) and math.isnan(geom)):
-        return None
-    if geom.is_empty:
-        return b"GP\x00" + bytes([0b00010001]) + struct.pack("<i", 4326) + shapely.to_wkb(geom, byte_order=1,
-                                                                                           flavor="iso")
-    minx, miny, maxx, maxy = geom.bounds
-    header = b"GP\x00" + bytes([0b00000011]) + struct.pack("<i4d", 4326, minx, maxx, miny, maxy)
-    return header + shapely.to_wkb(geom, byte_order=1, flavor="iso")
+_HEADER = struct.Struct("<2sBBi4d")
+
+
+def _blobs(geoms: list[Any]) -> list[bytes | None]:
+    """GeoPackage binaries (header, then ISO WKB) of ``geoms``, with shapely's vectorised WKB and bounds."""
+    missing = [g is None or (isinstance(g, float) and math.isnan(g)) for g in geoms]
+    present = np.asarray([g for g, m in zip(geoms, missing) if not m], dtype=object)
+    if not len(present):
+        return [None] * len(geoms)
+    wkb = shapely.to_wkb(present, byte_order=1, flavor="iso")
+    bounds = shapely.bounds(present)
+    empty = shapely.is_empty(present)
+    out: list[bytes | None] = []
+    k = 0
+    for m in missing:
+        if m:
+            out.append(None)
+            continue
+        if empty[k]:
+            out.append(b"GP\x00" + bytes([0b00010001]) + struct.pack("<i", 4326) + wkb[k])
+        else:
+            minx, miny, maxx, maxy = bounds[k]
+            out.append(_HEADER.pack(b"GP", 0, 0b00000011, 4326, minx, maxx, miny, maxy) + wkb[k])
+        k += 1
+    return out
+
+
+def _column_cells(values: pd.Series, kind: str) -> list[Any]:
+    """:func:`_cell` of a whole column."""
+    if kind == "REAL" and values.dtype.kind == "f":
+        return [None if math.isnan(v) else v for v in values.tolist()]
+    if kind == "INTEGER" and values.dtype.kind in "iu":
+        return values.tolist()
+    if kind == "BOOLEAN" and values.dtype.kind == "b":
+        return [int(v) for v in values.tolist()]
+    return [_cell(v, kind) for v in values.tolist()]
 
 
 def _geometry(blob: bytes | None) -> Any:
@@ -199,8 +225,8 @@ def _write_layer(con: sqlite3.Connection, name: str, frame: pd.DataFrame, geomet
     con.execute("INSERT INTO gpkg_contents VALUES (?, 'features', ?, '', ?, ?, ?, ?, ?, 4326)",
                 (name, name, GPKG_TIMESTAMP, *box))
     con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, 4326, 0, 0)", (name, type_name))
-    cells = [[_cell(v, kinds[c]) for v in frame[c]] for c in columns]
-    rows = [(_blob(g), *(col[i] for col in cells)) for i, g in enumerate(geoms)]
+    cells = [_column_cells(frame[c], kinds[c]) for c in columns]
+    rows = list(zip(_blobs(geoms), *cells))
     marks = ", ".join("?" * (1 + len(columns)))
     names = ", ".join(["geom", *(_quote(c) for c in columns)])
     con.executemany(f"INSERT INTO {_quote(name)} ({names}) VALUES ({marks})", rows)
