@@ -12,12 +12,15 @@ than the estimate does).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import resource
+from collections.abc import Iterator
 
 from networks.errors import InputError
 
-__all__ = ["available_memory_bytes", "check_memory", "release_free_memory"]
+__all__ = ["available_memory_bytes", "check_memory", "release_free_memory", "no_gc"]
 
 SAFETY = 0.8  # use at most this share of what is available
 
@@ -100,3 +103,21 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside the block (restored after).
+
+    Building a graph allocates millions of small containers; each allocation burst triggers
+    collections that scan every live object, so their cost grows with the graph (a 10^6-node
+    OSM extract: 46 s with it, 33 s without).  Nothing built there forms reference cycles that
+    need collecting; reference counting frees what is dropped.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

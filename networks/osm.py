@@ -35,7 +35,7 @@ from typing import Any, Literal
 import networkx as nx
 
 from networks.errors import CacheError, OSMError, OSMWarning
-from networks.memory import check_memory
+from networks.memory import check_memory, no_gc
 from networks.optional import available, require
 from networks.osm_build import (
     build_rail_graph,
@@ -276,10 +276,12 @@ def graph_from_osm(
                 # a cache is disposable: rebuild rather than fail the user's run
                 log.warning("osm: %s; rebuilding", exc)
                 entry.unlink(missing_ok=True)
-    data = read_osm(path, engine=engine, progress=progress)
-    graphs = _build(
-        data, network, box, road_options, rail_options, simplify, keep_attribute_changes, retain_all, options, progress
-    )
+    with no_gc():  # millions of small objects: the collector's scans would grow with them
+        data = read_osm(path, engine=engine, progress=progress)
+        graphs = _build(
+            data, network, box, road_options, rail_options, simplify, keep_attribute_changes, retain_all, options,
+            progress,
+        )
     if entry is not None:
         _save_cache(entry, graphs)
     return _result(graphs, network)

@@ -253,30 +253,37 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
     from shapely import LineString
 
     succ: dict[Any, dict[Any, list[int]]] = {n: {} for n in nodes}
-    pred: dict[Any, dict[Any, list[int]]] = {n: {} for n in nodes}
     for i, row in enumerate(R):
         succ[row[0]].setdefault(row[1], []).append(i)
-        pred[row[1]].setdefault(row[0], []).append(i)
-    flagged: set[Any] = set()
+    # the endpoint rules of _simplify, on arrays: a self-loop, no out- or no in-edge, not exactly
+    # two distinct neighbours, a degree (edges in and out, parallel ones counted) other than 2
+    # or 4, or (differ) edges that disagree on an attribute
+    n = len(nodes)
+    where = {node: i for i, node in enumerate(nodes)}
+    ui = np.fromiter((where[r[0]] for r in R), dtype=np.int64, count=len(R))
+    vi = np.fromiter((where[r[1]] for r in R), dtype=np.int64, count=len(R))
+    out_deg, in_deg = np.bincount(ui, minlength=n), np.bincount(vi, minlength=n)
+    end = (out_deg == 0) | (in_deg == 0)
+    end[ui[ui == vi]] = True
+    neighbour_pairs = np.unique(np.concatenate([ui * n + vi, vi * n + ui]))
+    end |= np.bincount(neighbour_pairs // n, minlength=n) != 2
+    end |= ~np.isin(out_deg + in_deg, (2, 4))
     if differ:
-        seen: dict[Any, tuple[Any, ...]] = {}
-        of_dict: dict[int, tuple[Any, ...]] = {}  # rows of a way share their dict
-        for u, v, _k, data, _l, _t in R:
-            values = of_dict.get(id(data))
-            if values is None:
-                values = of_dict[id(data)] = tuple(data.get(attr) for attr in differ)
-            for node in (u, v):
-                if seen.setdefault(node, values) != values:
-                    flagged.add(node)
-    endpoints: set[Any] = set()
-    for node in nodes:
-        out, into = succ[node], pred[node]
-        if node in out or not out or not into:
-            endpoints.add(node)
-            continue
-        degree = sum(len(keys) for keys in out.values()) + sum(len(keys) for keys in into.values())
-        if len(out.keys() | into.keys()) != 2 or degree not in (2, 4) or node in flagged:
-            endpoints.add(node)
+        of_dict: dict[int, int] = {}  # rows of a way share their dict: one code per distinct value tuple
+        codes: dict[tuple[Any, ...], int] = {}
+        row_code = np.empty(len(R), dtype=np.int64)
+        for i, r in enumerate(R):
+            c = of_dict.get(id(r[3]))
+            if c is None:
+                c = of_dict[id(r[3])] = codes.setdefault(tuple(r[3].get(attr) for attr in differ), len(codes))
+            row_code[i] = c
+        low = np.full(n, np.iinfo(np.int64).max)
+        high = np.full(n, -1)
+        for side in (ui, vi):
+            np.minimum.at(low, side, row_code)
+            np.maximum.at(high, side, row_code)
+        end |= low != high
+    endpoints: set[Any] = {node for node, e in zip(nodes, end.tolist()) if e}  # inserted in node order
 
     def build_path(endpoint: Any, first: Any) -> list[Any]:  # as in _simplify
         path = [endpoint, first]
@@ -328,10 +335,12 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
     G.add_nodes_from((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes if n not in interstitial)
     G.add_edges_from(edges(r for r in R if r[0] not in interstitial and r[1] not in interstitial))
     G.add_edges_from(new_edges)
-    if len(G) > len(endpoints):  # nodes neither endpoint nor interstitial: isolated rings go, as osmnx does
-        rings = [c for c in nx.weakly_connected_components(G) if not (c & endpoints)]
-        for ring in rings:
-            G.remove_nodes_from(ring)
+    leftover = [node for node in G if node not in endpoints]  # neither endpoint nor interstitial
+    if leftover:  # isolated rings (components without an endpoint) go, as osmnx does
+        for piece in nx.weakly_connected_components(G.subgraph(leftover)):
+            if not any(other not in piece for node in piece
+                       for other in (*G._succ[node], *G._pred[node])):  # no way out: the whole component
+                G.remove_nodes_from(piece)
     G.graph["dropped_components"] = dropped
     G.graph["simplified"] = True
     return G
