@@ -229,6 +229,7 @@ files.
 | Ctrl-C during a CP-SAT solve stops the search; the command exits 130 with one line and leaves no folder, not even a hidden temporary one | `tests/test_hardening.py::test_ctrl_c_*` |
 | two identical runs of `transit optimize` write identical files (CSV, report, map, GeoPackage; `run.json` differs only in timings) | `tests/test_hardening.py::test_two_identical_runs_write_identical_files` |
 | a read-only install run by a user without a writable home still compiles its kernels (numba's cache moves to a writable folder) | `tests/test_hardening.py::test_numba_gets_a_writable_cache_when_the_install_is_read_only` |
+| the default install (no numba, osmnx, geopandas, pyogrio, pyproj) runs `transit optimize` and writes every output; `transit assign` without numba stops with one line naming the extra to install | `tests/test_hardening.py::test_the_main_job_runs_without_the_optional_packages`, `test_assignment_without_numba_names_the_extra` |
 | a drive extract without rail builds its roads with a one-line warning (`--network both`) | `tests/test_hardening.py::test_a_drive_extract_builds_its_roads_and_warns_about_rail` |
 | two runs writing one output folder at once: the second stops with a clear message (a lock), the first's output is whole | `tests/test_hardening.py::test_two_runs_cannot_write_one_output_folder_at_once` |
 | catalogue and member ids are plain names, never paths (`../x` is refused), so nothing can be written outside the output folder | `tests/test_hardening.py::test_catalogue_schema_is_strict` |
