@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from networks.errors import InputError
-from networks.memory import release_free_memory
+from networks.memory import no_gc, release_free_memory
 from solvers import selection
 from solvers.selection.markets import market_budget_ladder
 from transit.model import DesignSkim, YRDModel, build_model
@@ -60,6 +60,7 @@ def budget_steps(budget: float, steps: int) -> list[float]:
     return [round(budget * k / steps, 6) for k in range(1, steps + 1)]
 
 
+@no_gc()  # allocation-heavy: the cyclic collector cost about a fifth of the run (networks.memory.no_gc)
 def run_optimization(
     config: dict[str, Any],
     *,

@@ -27,6 +27,7 @@ from shapely.geometry import LineString, Point  # noqa: E402
 
 from networks.atomic import atomic_output_dir  # noqa: E402
 from networks.gpkg import write_gpkg  # noqa: E402
+from networks.memory import no_gc  # noqa: E402
 from networks.osm_export import OSM_METADATA  # noqa: E402
 from transit.config import DATA_DIR, config_hash  # noqa: E402
 from transit.maps import draw_map  # noqa: E402
@@ -373,6 +374,7 @@ Other candidates, alone (the full table: `appraisal.csv`):
 {_md_table(others[cols[:7]], '{:,.3g}') if len(others) else '(none)'}"""
 
 
+@no_gc()  # allocation-heavy: the cyclic collector cost about a fifth of the run (networks.memory.no_gc)
 def write_outputs(run: OptimizationRun, out_dir: str | Path, *, argv: list[str] | None = None,
                   extra_files: Mapping[str, bytes] | None = None, extra_record: Mapping[str, Any] | None = None,
                   input_files: Mapping[str, str | Path] | None = None) -> Path:

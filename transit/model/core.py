@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.sparse.csgraph import dijkstra
 
 from networks.errors import InputError
+from networks.memory import no_gc
 from networks.multimodal import zone_node
 from networks.paths import min_csr, path_sums
 from solvers import selection
@@ -254,6 +255,7 @@ def _station_cities(model: YRDModel) -> tuple[dict[int, str], dict[int, str]]:
     return city, name
 
 
+@no_gc()  # allocation-heavy: the cyclic collector cost about a fifth of the run (networks.memory.no_gc)
 def build_model(
     config: dict[str, Any],
     *,
