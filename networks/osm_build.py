@@ -115,6 +115,27 @@ def _prune(G: nx.MultiDiGraph, retain_all: bool) -> nx.MultiDiGraph:
     return G
 
 
+def _walk(succ: Mapping[Any, Any], endpoints: set[Any], endpoint: Any, first: Any) -> list[Any]:
+    """The chain of interstitial nodes from ``endpoint`` through ``first`` to the next endpoint
+    (osmnx's path rule; ``succ[node]`` iterates the node's successors in insertion order)."""
+    path = [endpoint, first]
+    for successor in succ[first]:
+        if successor in path:
+            continue
+        path.append(successor)
+        while successor not in endpoints:
+            onward = [n for n in succ[successor] if n not in path]
+            if len(onward) == 1:
+                successor = onward[0]
+                path.append(successor)
+            elif not onward:
+                return [*path, endpoint] if endpoint in succ[successor] else path
+            else:  # pragma: no cover - cannot happen for degree-2/4 interstitial nodes
+                raise OSMError(f"cannot simplify the graph near node {successor}")
+        return path
+    return path
+
+
 def _simplify(G: nx.MultiDiGraph, differ: Sequence[str] | None, node_attrs: Sequence[str] | None) -> nx.MultiDiGraph:
     """Merge interstitial nodes into single edges; lengths and travel times are summed exactly.
 
@@ -153,24 +174,6 @@ def _simplify(G: nx.MultiDiGraph, differ: Sequence[str] | None, node_attrs: Sequ
         elif node in flagged or any(attr in node_data[node] for attr in keep):
             endpoints.add(node)
 
-    def build_path(endpoint: Any, first: Any) -> list[Any]:
-        path = [endpoint, first]
-        for successor in succ[first]:
-            if successor in path:
-                continue
-            path.append(successor)
-            while successor not in endpoints:
-                onward = [n for n in succ[successor] if n not in path]
-                if len(onward) == 1:
-                    successor = onward[0]
-                    path.append(successor)
-                elif not onward:
-                    return [*path, endpoint] if endpoint in succ[successor] else path
-                else:  # pragma: no cover - cannot happen for degree-2/4 interstitial nodes
-                    raise OSMError(f"cannot simplify the graph near node {successor}")
-            return path
-        return path
-
     aggregate = {"length": sum, "travel_time": sum, "lanes": min, "capacity": min}
     new_edges = []
     interstitial: set[Any] = set()
@@ -178,7 +181,7 @@ def _simplify(G: nx.MultiDiGraph, differ: Sequence[str] | None, node_attrs: Sequ
         for first in list(succ[endpoint]):
             if first in endpoints:
                 continue
-            path = build_path(endpoint, first)
+            path = _walk(succ, endpoints, endpoint, first)
             values: dict[str, list[Any]] = {}
             for u, v in zip(path[:-1], path[1:]):
                 data = next(iter(succ[u][v].values()))
@@ -213,9 +216,10 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
     """:func:`_prune` then :func:`_simplify` (no node attributes to keep), on plain dicts and
     arrays: the networkx graph is built once, simplified, instead of whole and then edited.
 
-    The same rules and the same result (nodes in the same order, the same edges with the same
-    keys, attributes and geometries; tested against :func:`_simplify` and osmnx); about 2-3x
-    faster on road extracts, where building and editing the unsimplified graph dominated.
+    The same rules and the same result: the same nodes (in the extract's order; the pruned
+    reference lists them in a set's order), the same edges with the same keys, attributes and
+    geometries (tested against :func:`_simplify` and osmnx).  With the endpoint rules on arrays,
+    the build of a 40-tile Jing'an extract takes about 20-30 % less CPU than the reference.
     """
     coords = rows.coords
     nodes = list(rows.nodes)
@@ -241,6 +245,7 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
         if dropped:
             nodes = [n for n, k in zip(nodes, keep) if k]
             R = [r for r, k in zip(R, keep[ui]) if k]
+
     def edges(selected: Iterable[tuple[Any, ...]]) -> Iterable[tuple[Any, Any, int, dict[str, Any]]]:
         return ((u, v, k, {**d, "length": length, "travel_time": t}) for u, v, k, d, length, t in selected)
 
@@ -285,24 +290,6 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
         end |= low != high
     endpoints: set[Any] = {node for node, e in zip(nodes, end.tolist()) if e}  # inserted in node order
 
-    def build_path(endpoint: Any, first: Any) -> list[Any]:  # as in _simplify
-        path = [endpoint, first]
-        for successor in succ[first]:
-            if successor in path:
-                continue
-            path.append(successor)
-            while successor not in endpoints:
-                onward = [n for n in succ[successor] if n not in path]
-                if len(onward) == 1:
-                    successor = onward[0]
-                    path.append(successor)
-                elif not onward:
-                    return [*path, endpoint] if endpoint in succ[successor] else path
-                else:  # pragma: no cover - cannot happen for degree-2/4 interstitial nodes
-                    raise OSMError(f"cannot simplify the graph near node {successor}")
-            return path
-        return path
-
     aggregate = {"length": sum, "travel_time": sum, "lanes": min, "capacity": min}
     new_edges = []
     interstitial: set[Any] = set()
@@ -310,7 +297,7 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
         for first in list(succ[endpoint]):
             if first in endpoints:
                 continue
-            path = build_path(endpoint, first)
+            path = _walk(succ, endpoints, endpoint, first)
             pieces = [R[succ[u][v][0]] for u, v in zip(path[:-1], path[1:])]
             shared = list({id(p[3]): p[3] for p in pieces}.values())  # distinct dicts, in path order
             values: dict[str, list[Any]] = {key: [value] for key, value in shared[0].items()}
