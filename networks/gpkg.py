@@ -214,7 +214,8 @@ def _write_layer(con: sqlite3.Connection, name: str, frame: pd.DataFrame, geomet
     types = {g.geom_type for g in geoms if g is not None and not (isinstance(g, float) and math.isnan(g))}
     type_name = _TYPES.get(next(iter(types)), "GEOMETRY") if len(types) == 1 else "GEOMETRY"
     fields = "".join(f", {_quote(c)} {kinds[c]}" for c in columns)
-    con.execute(f"CREATE TABLE {_quote(name)} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {type_name}{fields})")
+    con.execute(f"CREATE TABLE {_quote(name)} "
+                f"(fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {type_name}{fields})")
     present = [g for g in geoms if g is not None and not (isinstance(g, float) and math.isnan(g)) and not g.is_empty]
     if present:
         bounds = shapely.bounds(np.asarray(present, dtype=object))

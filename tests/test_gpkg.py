@@ -21,8 +21,8 @@ def _layers() -> dict[str, pd.DataFrame]:
                                        LineString([(121.5, 29.9), (121.6, 30.0), (121.7, 29.8)])]})
     zones = pd.DataFrame({"zone": ["sh", "hz"], "population": [24_870_895, 12_203_600],
                           "geometry": [Point(121.47, 31.23), Point(120.16, 30.27)]})
-    mixed = pd.DataFrame({"k": [1, 2], "geometry": [Polygon([(0, 0), (2, 0), (2, 2), (0, 2)], [[(0.5, 0.5), (1, 0.5), (1, 1)]]),
-                                                    MultiPolygon([Polygon([(5, 5), (6, 5), (6, 6)])])]})
+    holed = Polygon([(0, 0), (2, 0), (2, 2), (0, 2)], [[(0.5, 0.5), (1, 0.5), (1, 1)]])
+    mixed = pd.DataFrame({"k": [1, 2], "geometry": [holed, MultiPolygon([Polygon([(5, 5), (6, 5), (6, 6)])])]})
     return {"rail": lines, "zones": zones, "mixed": mixed}
 
 

@@ -331,7 +331,8 @@ def test_the_main_job_runs_without_the_optional_packages(tmp_path):
     import pyogrio
 
     out = tmp_path / "run"
-    rc, err = _without_optional(["optimize", "--zones", "city", "--budget", "120", "--ladder-steps", "1", "--out", str(out)], tmp_path)
+    args = ["optimize", "--zones", "city", "--budget", "120", "--ladder-steps", "1", "--out", str(out)]
+    rc, err = _without_optional(args, tmp_path)
     assert rc == 0, err
     record = json.loads((out / "run.json").read_text())
     assert record["result"]["status"] == "OPTIMAL"

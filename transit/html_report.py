@@ -33,7 +33,7 @@ import shapely
 from matplotlib import colormaps
 
 from networks.atomic import atomic_write_text
-from transit.maps import (ATTRIBUTION, CELL_RADIUS_KM, _clip, change_classes, city_boundaries, class_colour,
+from transit.maps import (ATTRIBUTION, CELL_RADIUS_KM, clip_to_box, change_classes, city_boundaries, class_colour,
                           class_legend, geometries, internal_borders, load_boundaries, province_borders, zone_areas,
                           zone_change)
 
@@ -213,10 +213,10 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
     w, s, e, n = shapely.total_bounds(geometries(zones))
     view = shapely.box(w - 0.6, s - 0.5, e + 0.6, n + 0.5)
     base = load_boundaries()
-    land = _clip(base["land"], view)
+    land = clip_to_box(base["land"], view)
     cells = zone_areas(zones, land=land, counties=base["counties"])
     classes = change_classes(colormaps["Greens"])
-    borders = province_borders(_clip(base["provinces"], view), land)
+    borders = province_borders(clip_to_box(base["provinces"], view), land)
     parts = [f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="{x0:.1f} {y0:.1f} {x1 - x0:.1f} '
              f'{y1 - y0:.1f}" preserveAspectRatio="xMidYMid meet" role="img" '
              'aria-label="Network, projects and zones">',
@@ -230,11 +230,11 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
         parts.append(f'<path class="zone" d="{_poly_path([cell], lat0)}" fill="{class_colour(value, classes)}" '
                      f'fill-rule="evenodd" fill-opacity="0.9" stroke="#ffffff" stroke-width="0.4">'
                      f'<title>{html.escape(label)}</title></path>')
-    cities = _clip(city_boundaries(base["counties"]), view) if len(base["counties"]) else base["counties"]
+    cities = clip_to_box(city_boundaries(base["counties"]), view) if len(base["counties"]) else base["counties"]
     if len(cities):
         parts.append(f'<path class="city" d="{_path([internal_borders(cities)], lat0)}" fill="none" stroke="#566573" '
                      'stroke-width="0.7"/>')
-    parts += [f'<path d="{_poly_path(_clip(base["lakes"], view).geometry, lat0)}" fill="#d6eaf8" fill-rule="evenodd" '
+    parts += [f'<path d="{_poly_path(clip_to_box(base["lakes"], view).geometry, lat0)}" fill="#d6eaf8" fill-rule="evenodd" '
               'stroke="#7fb3d5" stroke-width="0.3"/>',
               f'<path class="border" d="{_path([borders], lat0)}" fill="none" stroke="#6c3483" stroke-width="1" '
               'stroke-dasharray="6 3"/>',
@@ -242,7 +242,7 @@ def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
               f'<path d="{_path(layers["rail"].geometry, lat0)}" fill="none" stroke="#34495e" stroke-width="0.9"/>']
     for (zx, zy) in zip(x, y):
         parts.append(f'<circle cx="{zx:.1f}" cy="{zy:.1f}" r="1.6" fill="#17202a"/>')
-    for row in _clip(base["provinces"], view).itertuples():
+    for row in clip_to_box(base["provinces"], view).itertuples():
         point = row.geometry.representative_point()
         px, py = _xy(np.array([point.x]), np.array([point.y]), lat0)
         if x0 < px[0] < x1 and y0 < py[0] < y1:

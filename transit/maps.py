@@ -41,7 +41,8 @@ import shapely
 from transit.catalogue import DATA_DIR, load_cities
 
 __all__ = ["load_boundaries", "zone_change", "zone_cells", "zone_areas", "city_areas", "city_boundaries",
-           "internal_borders", "province_borders", "cjk_font", "draw_map", "geometries", "read_geojson"]
+           "internal_borders", "province_borders", "cjk_font", "draw_map", "geometries", "read_geojson",
+           "clip_to_box"]
 
 # Layers are pandas DataFrames with a ``geometry`` column of shapely geometries in longitude and
 # latitude (EPSG:4326); geopandas GeoDataFrames qualify.  geopandas itself is not needed.
@@ -76,7 +77,7 @@ def read_geojson(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _clip(frame: pd.DataFrame, box: Any) -> pd.DataFrame:
+def clip_to_box(frame: pd.DataFrame, box: Any) -> pd.DataFrame:
     """The rows whose geometry meets the rectangle ``box``, cut to it."""
     if not len(frame):
         return frame.copy()
@@ -355,7 +356,7 @@ def draw_map(layers: dict[str, pd.DataFrame], *, pairs: pd.DataFrame | None = No
     base = load_boundaries()
     view = shapely.box(west - 1, south - 1, east + 1, north + 1)
     ax.set_facecolor("#d6eaf8")  # the sea
-    land = _clip(base["land"], view)
+    land = clip_to_box(base["land"], view)
     _plot_polygons(ax, geometries(land), facecolor="#fbfaf5", edgecolor="#7fb3d5", linewidth=0.5, zorder=0)
     # zone cells, coloured by class of the change in generalized cost (fixed classes, so that two
     # runs' maps read alike)
@@ -368,12 +369,12 @@ def draw_map(layers: dict[str, pd.DataFrame], *, pairs: pd.DataFrame | None = No
         _plot_polygons(ax, geometries(cells), facecolor=[class_colour(v, classes) for v in values],
                        edgecolor="white", linewidth=0.3, alpha=0.9, zorder=1)
     # the prefecture-level cities' boundaries (less the coast, drawn with the land)
-    cities = _clip(city_boundaries(base["counties"]), view) if len(base["counties"]) else base["counties"]
+    cities = clip_to_box(city_boundaries(base["counties"]), view) if len(base["counties"]) else base["counties"]
     if len(cities):
         _plot_lines(ax, [internal_borders(cities)], color="#566573", linewidth=0.5, zorder=1.5)
-    _plot_polygons(ax, geometries(_clip(base["lakes"], view)), facecolor="#d6eaf8", edgecolor="#7fb3d5",
+    _plot_polygons(ax, geometries(clip_to_box(base["lakes"], view)), facecolor="#d6eaf8", edgecolor="#7fb3d5",
                    linewidth=0.3, zorder=2)
-    provinces = _clip(base["provinces"], view)
+    provinces = clip_to_box(base["provinces"], view)
     _plot_lines(ax, [province_borders(provinces, land)], color="#6c3483", linewidth=0.9, linestyle=(0, (4, 2)),
                 zorder=3)
     road, rail = layers["road"], layers["rail"]
