@@ -402,3 +402,31 @@ def test_eastern_massachusetts_10_1_quarter_budget_equals_enumeration(capsys):
               "--budget-fraction", "0.25", "--demand-factor", "4", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["objective"] == pytest.approx(res.objective, rel=1e-8)
+
+
+def test_a_polish_below_double_precision_keeps_the_value_it_reached(monkeypatch):
+    """The incumbent's re-solve to 1e-10 can meet the floating-point floor (Anaheim: a stall at
+    4e-9).  Below STALL_FLOOR the value stands with the gap reached, and it is not re-solved on the
+    next call; above it a stall is still an error."""
+    import numpy as np
+
+    from networks.errors import SolverError
+    from solvers.dndp import _problem
+    from solvers.dndp._problem import STALL_FLOOR, _Evaluator, _Problem
+
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
+                       requires=(), excludes=(), replaces=None)
+    ev = _Evaluator(problem, ue_gap=1e-7, so_gap=1e-5)
+    coarse, _ = ev.ue_value(0)
+    ev.max_sweeps = 160  # sweeps that cannot reach an unreachable gap: a stall (at about 7e-11), below the floor
+    value, reached = ev.ue_value(0, gap=1e-300)
+    assert reached <= STALL_FLOOR and 0 in ev.at_floor
+    assert value == pytest.approx(coarse, rel=1e-5)  # the 1e-7 equilibrium, refined
+    solves = ev.ue_solves
+    assert ev.ue_value(0, gap=1e-300) == (value, reached) and ev.ue_solves == solves  # not re-solved
+    monkeypatch.setattr(_problem, "STALL_FLOOR", 0.0)
+    strict = _Evaluator(problem, ue_gap=1e-7, so_gap=1e-5)
+    strict.max_sweeps = 3
+    with pytest.raises(SolverError, match="stalled"):
+        strict.ue_value(0, gap=1e-300)
