@@ -323,3 +323,28 @@ def test_assign_graph_with_road_classes():
     assert t_a == pytest.approx(t_b, rel=1e-6)
     with pytest.raises(InputError, match="not in 'zones'"):
         assign_graph(g, {(1, 2): 5.0}, zones=[1, 3], capacity_by_class=caps)
+
+
+#: AequilibraE 1.7.2 `bfw` on Berlin-Center to its relative gap 1e-5 (55 iterations; the gap re-measured
+#: with our shortest paths 1.00e-5), zero free-flow times raised to 1e-6 min for it
+#: (`python -m benchmarks.run berlin`, docs/benchmarks.md).
+BERLIN_AEQ_TSTT_1E5 = 21_275_164.7
+
+
+def test_berlin_center_conserves_demand_and_matches_aequilibrae():
+    """City scale (12,981 nodes, 28,376 links with six duplicates kept, 865 zones): `gp` to 1e-5
+    conserves the demand at every node and its TSTT is AequilibraE's at the same gap within 0.1 %."""
+    net = read_tntp_network(shared_file("data", "tntp", "Berlin-Center", "berlin-center_net.tntp"))
+    demand = read_tntp_trips(shared_file("data", "tntp", "Berlin-Center", "berlin-center_trips.tntp"),
+                             n_zones=net.n_zones)
+    res = assign(net, demand, algorithm="gp", gap=1e-5)
+    assert res.converged and res.gap <= 1e-5
+    assert relative_gap(net, demand, res.flows) <= 1e-5
+    # node balance: what arrives minus what leaves is what ends there minus what starts there
+    q = demand.copy()
+    np.fill_diagonal(q, 0.0)
+    balance = np.bincount(net.head, res.flows, net.n_nodes) - np.bincount(net.tail, res.flows, net.n_nodes)
+    expected = np.zeros(net.n_nodes)
+    expected[: net.n_zones] = q.sum(axis=0) - q.sum(axis=1)
+    assert np.abs(balance - expected).max() <= 1e-6 * q.sum()
+    assert res.tstt == pytest.approx(BERLIN_AEQ_TSTT_1E5, rel=1e-3)
