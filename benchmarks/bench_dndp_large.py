@@ -72,8 +72,9 @@ def _summary(results: list, limit: float, target: float) -> str:
     gaps = [r.gap for r in results]
     times = [r.seconds for r in results]
     proven = sum(r.status == "optimal" and r.gap <= target * (1 + 1e-9) for r in results)
-    return (f"{proven} of {len(results)} runs proven within {target:g} inside {limit:.0f} s; gap max {max(gaps):.2e}; "
-            f"time mean {np.mean(times):.1f} s, max {max(times):.1f} s" + (f"; {errors} error(s)." if errors else "."))
+    return (f"{proven} of {len(results)} runs proven within {target:g} with a search limit of {limit:.0f} s; gap max "
+            f"{max(gaps):.2e}; total time (search, then the incumbent's polish to 1e-10 and the bound's re-check) mean "
+            f"{np.mean(times):.1f} s, max {max(times):.1f} s" + (f"; {errors} error(s)." if errors else "."))
 
 
 def _progress(lines: list[str], what: str) -> None:
