@@ -115,6 +115,22 @@ def _prune(G: nx.MultiDiGraph, retain_all: bool) -> nx.MultiDiGraph:
     return G
 
 
+_AGGREGATE = {"length": sum, "travel_time": sum, "lanes": min, "capacity": min}
+
+
+def _merged(values: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """One merged edge's attributes from its pieces' values: sums and bottlenecks (``_AGGREGATE``),
+    else the single value, or the sorted distinct values when they differ."""
+    attrs: dict[str, Any] = {}
+    for key, found in values.items():
+        if key in _AGGREGATE:
+            attrs[key] = _AGGREGATE[key](found)
+        else:
+            unique = set(found)
+            attrs[key] = found[0] if len(unique) == 1 else sorted(unique, key=str)
+    return attrs
+
+
 def _walk(succ: Mapping[Any, Any], endpoints: set[Any], endpoint: Any, first: Any) -> list[Any]:
     """The chain of interstitial nodes from ``endpoint`` through ``first`` to the next endpoint
     (osmnx's path rule; ``succ[node]`` iterates the node's successors in insertion order)."""
@@ -174,7 +190,6 @@ def _simplify(G: nx.MultiDiGraph, differ: Sequence[str] | None, node_attrs: Sequ
         elif node in flagged or any(attr in node_data[node] for attr in keep):
             endpoints.add(node)
 
-    aggregate = {"length": sum, "travel_time": sum, "lanes": min, "capacity": min}
     new_edges = []
     interstitial: set[Any] = set()
     for endpoint in endpoints:
@@ -187,13 +202,7 @@ def _simplify(G: nx.MultiDiGraph, differ: Sequence[str] | None, node_attrs: Sequ
                 data = next(iter(succ[u][v].values()))
                 for key, value in data.items():
                     values.setdefault(key, []).append(value)
-            attrs: dict[str, Any] = {}
-            for key, found in values.items():
-                if key in aggregate:
-                    attrs[key] = aggregate[key](found)
-                else:
-                    unique = set(found)
-                    attrs[key] = found[0] if len(unique) == 1 else sorted(unique, key=str)
+            attrs = _merged(values)
             attrs["geometry"] = LineString([(node_data[n]["x"], node_data[n]["y"]) for n in path])
             new_edges.append((path[0], path[-1], attrs))
             interstitial.update(path[1:-1])
@@ -290,7 +299,6 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
         end |= low != high
     endpoints: set[Any] = {node for node, e in zip(nodes, end.tolist()) if e}  # inserted in node order
 
-    aggregate = {"length": sum, "travel_time": sum, "lanes": min, "capacity": min}
     new_edges = []
     interstitial: set[Any] = set()
     for endpoint in endpoints:
@@ -306,13 +314,7 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
             for data in shared[1:]:
                 for key, value in data.items():
                     values.setdefault(key, []).append(value)
-            attrs: dict[str, Any] = {}
-            for key, found in values.items():  # over the distinct dicts: the same as over every piece
-                if key in aggregate:
-                    attrs[key] = aggregate[key](found)
-                else:
-                    unique = set(found)
-                    attrs[key] = found[0] if len(unique) == 1 else sorted(unique, key=str)
+            attrs = _merged(values)  # over the distinct dicts: the same as over every piece
             if isinstance(attrs.get("speed_kph"), list):  # pieces of different speed: the harmonic mean
                 attrs["speed_kph"] = attrs["length"] / attrs["travel_time"] * 3.6
             attrs["geometry"] = LineString([coords[n] for n in path])
