@@ -15,16 +15,17 @@ from typing import Any
 
 from networks.errors import MissingDependencyError
 
-__all__ = ["njit", "HAVE_NUMBA", "require_numba"]
+__all__ = ["njit", "prange", "HAVE_NUMBA", "require_numba"]
 
 INSTALL = 'pip install -e ".[assignment]" (or pip install numba)'
 
 try:
-    from numba import njit
+    from numba import njit, prange
 
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - the test environment has numba
     HAVE_NUMBA = False
+    prange = range
 
     def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
         def wrap(fn: Callable) -> Callable:

@@ -157,10 +157,8 @@ def assign(
         toll_weight=toll_weight, length_weight=length_weight,
     )
     notes: list[str] = []
-    # reachability check at free flow (topology does not change during the solve)
-    g0, _, _ = prob.evaluate(np.zeros(net.n_links))
-    _, _, od0 = prob.aon(g0, load=False)
-    unreach = _check_reachability(prob, od0, unreachable)
+    # reachability over the active links (topology does not change during the solve)
+    unreach = _check_reachability(prob, unreachable)
     if algo == "gp":
         if inner_iterations < 0 or sp_repeats < 1:
             raise InputError("assign: inner_iterations must be >= 0 and sp_repeats >= 1")

@@ -4,46 +4,36 @@ path-based flow shifts (numba; no Python loop over OD pairs)."""
 from __future__ import annotations
 
 import numpy as np
-from solvers._jit import njit
+from solvers._jit import njit, prange
 
-from solvers._heap import _heap_pop, _heap_push, _relax
+from solvers._heap import _dijkstra_fs
+from solvers.assignment._compaction import _gather_compact
 from solvers.vdf import link_eval
 
 
-@njit(cache=True)
-def _dijkstra(origin, fs_start, fs_link, head, cost, active, dist, pred, order, settled, hkeys, hnodes):
-    """Shortest-path tree from ``origin``; returns the number of settled nodes (in ``order``)."""
-    for i in range(dist.size):
-        dist[i] = np.inf
-        pred[i] = -1
-        settled[i] = False
-    dist[origin] = 0.0
-    size = _heap_push(hkeys, hnodes, 0, 0.0, origin)
-    count = 0
-    while size > 0:
-        d, u, size = _heap_pop(hkeys, hnodes, size)
-        if settled[u]:
-            continue
-        settled[u] = True
-        order[count] = u
-        count += 1
-        size = _relax(u, d, fs_start, fs_link, head, active, cost, dist, pred, hkeys, hnodes, size)
-    return count
+#: Origins are loaded in this many fixed blocks, each into its own link-flow array, and the
+#: blocks are summed in order: the same flows whether the blocks run on one thread or several.
+AON_BLOCKS = 8
+#: Below this many origin-links (zones x links) the blocks run on one thread: starting the
+#: threads costs more than it saves (about 0.2 ms, as much as Sioux Falls' whole assignment).
+PARALLEL_WORK = 1_000_000
 
 
 @njit(cache=True)
-def _all_or_nothing(
-    n_zones, dest_node, demand, fs_start, fs_link, tail, head, cost, active, load, y, od_cost,
-    node_flow, dist, pred, order, settled, hkeys, hnodes,
+def _aon_block(
+    b, per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load, od_cost, n_nodes, loads,
 ):
-    """Shortest paths from every origin; loads ``demand`` on them into ``y`` if ``load``.
-
-    Returns SPTT over reachable pairs; ``od_cost`` gets the zone-to-zone costs (inf if none).
-    """
-    if load:
-        y[:] = 0.0
+    """The origins of block ``b``: their trees, their costs into ``od_cost`` and their loads into
+    ``loads[b]`` (compact links); returns their SPTT."""
+    dist = np.empty(n_nodes)
+    pred = np.empty(n_nodes, dtype=np.int64)
+    order = np.empty(n_nodes, dtype=np.int64)
+    hkeys = np.empty(n_nodes)
+    hnodes = np.empty(n_nodes, dtype=np.int64)
+    pos = np.empty(n_nodes, dtype=np.int64)
+    node_flow = np.zeros(n_nodes)
     sptt = 0.0
-    for o in range(n_zones):
+    for o in range(b * per, min(n_zones, (b + 1) * per)):
         has_demand = False
         for d in range(n_zones):
             if demand[o, d] > 0.0 and d != o:
@@ -54,7 +44,7 @@ def _all_or_nothing(
                 od_cost[o, d] = np.nan
             od_cost[o, o] = 0.0
             continue
-        count = _dijkstra(o, fs_start, fs_link, head, cost, active, dist, pred, order, settled, hkeys, hnodes)
+        count = _dijkstra_fs(o, c_start, c_head, c_cost, c_link, dist, pred, order, hkeys, hnodes, pos)
         for d in range(n_zones):
             if d == o:
                 od_cost[o, d] = 0.0
@@ -73,11 +63,97 @@ def _all_or_nothing(
                 f = node_flow[v]
                 if f != 0.0:
                     a = pred[v]
-                    y[a] += f
-                    node_flow[tail[a]] += f
+                    loads[b, a] += f
+                    node_flow[c_tail[a]] += f
                     node_flow[v] = 0.0
             node_flow[order[0]] = 0.0
     return sptt
+
+
+@njit(cache=True, parallel=True)
+def _aon_blocks_threads(per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load, od_cost,
+                        n_nodes, loads, sptts):
+    for b in prange(sptts.size):
+        sptts[b] = _aon_block(b, per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load,
+                              od_cost, n_nodes, loads)
+
+
+@njit(cache=True)
+def _aon_blocks_serial(per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load, od_cost,
+                       n_nodes, loads, sptts):
+    for b in range(sptts.size):
+        sptts[b] = _aon_block(b, per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load,
+                              od_cost, n_nodes, loads)
+
+
+@njit(cache=True)
+def _spread_loads(loads, m_start, m_link, y):
+    """``y`` = the blocks' compact-link loads, summed in block order, on every member link."""
+    y[:] = 0.0
+    for b in range(loads.shape[0]):
+        for c in range(loads.shape[1]):
+            f = loads[b, c]
+            if f != 0.0:
+                for j in range(m_start[c], m_start[c + 1]):
+                    y[m_link[j]] += f
+
+
+def _all_or_nothing(
+    n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, m_start, m_link, load, y, od_cost,
+    n_nodes,
+):
+    """Shortest paths from every origin; loads ``demand`` on them into ``y`` if ``load``.
+
+    Returns SPTT over reachable pairs; ``od_cost`` gets the zone-to-zone costs (inf if none).
+    The searches run on the compact forward star (:mod:`solvers.assignment._compaction`;
+    ``c_cost`` its link costs), whose loads are then spread onto their member links.  The
+    origins run in :data:`AON_BLOCKS` fixed blocks, on numba's threads when the network is
+    large (:data:`PARALLEL_WORK`).
+    """
+    n_blocks = min(AON_BLOCKS, max(n_zones, 1))
+    per = (n_zones + n_blocks - 1) // n_blocks
+    loads = np.zeros((n_blocks, c_head.size if load else 0))
+    sptts = np.zeros(n_blocks)
+    blocks = _aon_blocks_threads if n_zones * m_link.size >= PARALLEL_WORK else _aon_blocks_serial
+    blocks(per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load, od_cost, n_nodes,
+           loads, sptts)
+    if load:
+        _spread_loads(loads, m_start, m_link, y)
+    total = 0.0
+    for b in range(n_blocks):
+        total += float(sptts[b])
+    return total
+
+
+@njit(cache=True)
+def _reachable(n_zones, dest_node, demand, fs_start, fs_head, fs_link, active, n_nodes, reached):
+    """``reached[o, d]``: zone ``d`` can be reached from ``o`` over active links (for pairs with
+    demand; a breadth-first search per origin, no costs needed)."""
+    seen = np.zeros(n_nodes, dtype=np.bool_)
+    queue = np.empty(n_nodes, dtype=np.int64)
+    for o in range(n_zones):
+        has_demand = False
+        for d in range(n_zones):
+            if demand[o, d] > 0.0 and d != o:
+                has_demand = True
+                break
+        if not has_demand:
+            continue
+        seen[:] = False
+        seen[o] = True
+        queue[0] = o
+        head_at, tail_at = 0, 1
+        while head_at < tail_at:
+            u = queue[head_at]
+            head_at += 1
+            for k in range(fs_start[u], fs_start[u + 1]):
+                v = fs_head[k]
+                if active[fs_link[k]] and not seen[v]:
+                    seen[v] = True
+                    queue[tail_at] = v
+                    tail_at += 1
+        for d in range(n_zones):
+            reached[o, d] = d == o or seen[dest_node[d]]
 
 
 @njit(cache=True)
@@ -258,9 +334,9 @@ def _equilibrate_od(
 def _gp_sweep(
     start_origin, n_inner, sp_repeats, od_start, od_dest_node, od_demand, od_first, od_orphan,
     p_next, p_flow, p_start, p_len, plinks, counters,
-    fs_start, fs_link, tail, head, active, x, g, dg,
+    c_start, c_head, c_cost, c_link, c_tail, m_start, m_link, x, g, dg,
     code, so, t0, cap, pa, pb, fixed, flow_eps,
-    dist, pred, order, settled, hkeys, hnodes, mark, scratch,
+    dist, pred, order, pos, hkeys, hnodes, mark, scratch,
 ):
     """One Gauss-Seidel sweep over origins (shortest path, new path, flow shifts).
 
@@ -280,7 +356,8 @@ def _gp_sweep(
         for _rep in range(sp_repeats):
             if counters[0] + (k1 - k0) > p_flow.size or counters[1] + (k1 - k0) * max_len > plinks.size:
                 return o
-            _dijkstra(o, fs_start, fs_link, head, g, active, dist, pred, order, settled, hkeys, hnodes)
+            _gather_compact(m_start, m_link, g, c_cost)  # the costs as the sweep has left them
+            _dijkstra_fs(o, c_start, c_head, c_cost, c_link, dist, pred, order, hkeys, hnodes, pos)
             added = 0
             for k in range(k0, k1):
                 dn = od_dest_node[k]
@@ -288,10 +365,11 @@ def _gp_sweep(
                 n = 0
                 v = dn
                 while v != o:
-                    a = pred[v]
-                    scratch[n] = a
-                    n += 1
-                    v = tail[a]
+                    c = pred[v]
+                    for j in range(m_start[c + 1] - 1, m_start[c] - 1, -1):
+                        scratch[n] = m_link[j]
+                        n += 1
+                    v = c_tail[c]
                 # already known?
                 found = -1
                 p = od_first[k]

@@ -12,10 +12,12 @@ import pandas as pd
 
 from networks.errors import InfeasibleError, InputError
 from networks.tntp import RoadNetwork
+from solvers.assignment._compaction import _gather_compact, compact_forward_star
 from solvers.assignment._kernels import (
     _all_or_nothing,
     _beckmann,
     _compact,
+    _reachable,
     _routing_costs,
 )
 from solvers.vdf import VolumeDelayFunction
@@ -206,7 +208,15 @@ class _Problem:
     dist: np.ndarray = field(init=False)
     pred: np.ndarray = field(init=False)
     order: np.ndarray = field(init=False)
-    settled: np.ndarray = field(init=False)
+    pos: np.ndarray = field(init=False)
+    fs_head: np.ndarray = field(init=False)
+    c_start: np.ndarray = field(init=False)
+    c_head: np.ndarray = field(init=False)
+    c_tail: np.ndarray = field(init=False)
+    c_link: np.ndarray = field(init=False)
+    c_cost: np.ndarray = field(init=False)
+    m_start: np.ndarray = field(init=False)
+    m_link: np.ndarray = field(init=False)
     hkeys: np.ndarray = field(init=False)
     hnodes: np.ndarray = field(init=False)
     node_flow: np.ndarray = field(init=False)
@@ -217,9 +227,17 @@ class _Problem:
         self.dist = np.empty(n)
         self.pred = np.empty(n, dtype=np.int64)
         self.order = np.empty(n, dtype=np.int64)
-        self.settled = np.empty(n, dtype=np.bool_)
-        self.hkeys = np.empty(m + 2)
-        self.hnodes = np.empty(m + 2, dtype=np.int64)
+        self.pos = np.empty(n, dtype=np.int64)
+        self.fs_head = self.head_ext[self.fs_link]  # the forward star's heads, contiguous per node
+        # the shortest-path searches run on the compact forward star (chains contracted)
+        self.c_start, self.c_head, self.m_start, self.m_link = compact_forward_star(
+            n, self.net.n_zones, self.fs_start, self.fs_head, self.fs_link, self.tail, self.head_ext, self.active)
+        nc = self.c_head.size
+        self.c_tail = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.c_start))
+        self.c_link = np.arange(nc, dtype=np.int64)
+        self.c_cost = np.empty(nc)
+        self.hkeys = np.empty(n)
+        self.hnodes = np.empty(n, dtype=np.int64)
         self.node_flow = np.zeros(n)
 
     @property
@@ -244,10 +262,10 @@ class _Problem:
     def aon(self, g: np.ndarray, *, load: bool = True) -> tuple[np.ndarray, float, np.ndarray]:
         y = np.zeros(self.tail.size)
         od = np.empty(self.demand.shape)
+        _gather_compact(self.m_start, self.m_link, g, self.c_cost)
         sptt = _all_or_nothing(
-            self.net.n_zones, self.dest_node, self.demand, self.fs_start, self.fs_link, self.tail, self.head_ext,
-            g, self.active, load, y, od, self.node_flow, self.dist, self.pred, self.order, self.settled,
-            self.hkeys, self.hnodes,
+            self.net.n_zones, self.dest_node, self.demand, self.c_start, self.c_head, self.c_cost, self.c_link,
+            self.c_tail, self.m_start, self.m_link, load, y, od, self.n_ext,
         )
         return y, float(sptt), od
 
@@ -345,10 +363,14 @@ def _setup(
     )
 
 
-def _check_reachability(prob: _Problem, od: np.ndarray, unreachable: str) -> pd.DataFrame:
+def _check_reachability(prob: _Problem, unreachable: str) -> pd.DataFrame:
+    """OD pairs with demand and no path over the active links: an error, or dropped ("skip")."""
     q = prob.demand.copy()
     np.fill_diagonal(q, 0.0)
-    bad = (q > 0) & ~np.isfinite(od)
+    reached = np.ones(q.shape, dtype=np.bool_)
+    _reachable(prob.net.n_zones, prob.dest_node, q, prob.fs_start, prob.fs_head, prob.fs_link, prob.active,
+               prob.n_ext, reached)
+    bad = (q > 0) & ~reached
     if not bad.any():
         return pd.DataFrame({"origin": [], "destination": [], "demand": []})
     oi, di = np.nonzero(bad)

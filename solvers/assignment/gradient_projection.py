@@ -69,9 +69,9 @@ def _solve_gp(
             origin = _gp_sweep(
                 origin, n_inner, sp_repeats, od_start, od_dest_node, od_demand, state.od_first, state.od_orphan,
                 state.p_next, state.p_flow, state.p_start, state.p_len, state.plinks, state.counters,
-                prob.fs_start, prob.fs_link, prob.tail, prob.head_ext, prob.active, x, g, dg,
+                prob.c_start, prob.c_head, prob.c_cost, prob.c_link, prob.c_tail, prob.m_start, prob.m_link, x, g, dg,
                 prob.code, prob.so, prob.t0, prob.cap, prob.pa, prob.pb, prob.fixed, flow_eps,
-                prob.dist, prob.pred, prob.order, prob.settled, prob.hkeys, prob.hnodes, mark, scratch,
+                prob.dist, prob.pred, prob.order, prob.pos, prob.hkeys, prob.hnodes, mark, scratch,
             )
             if origin < 0:
                 return
