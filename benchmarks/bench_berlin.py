@@ -194,6 +194,11 @@ def run() -> str:
         for r in grow:
             lines.append(f"| {r['name']} | {r['nodes']:,} | {r['links']:,} | {r['zones']:,} | {r['iterations']} | "
                          f"{r['gap']:.2e} | {r['seconds']:.3f} | {r['seconds'] / first:,.0f} |")
+        a, z = grow[0], grow[-1]
+        size = (z["links"] * z["zones"]) / (a["links"] * a["zones"])
+        lines += ["", f"From {a['name']} to {z['name']}, links x zones (the work of one all-or-nothing assignment with a "
+                  f"binary heap, up to a log factor) grow {size:,.0f}x and the time to 1e-4 {z['seconds'] / a['seconds']:,.0f}x: "
+                  "on the small networks the time is mostly fixed cost per call and iteration (set-up, Python, about a millisecond), and Berlin-Center needs fewer iterations (3 against 6) and uses both threads for its gap checks."]
     return "\n".join(lines)
 
 
