@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from networks.errors import CatalogueError, InputError
@@ -303,7 +304,7 @@ def test_memory_guard_stops_an_oversized_extract_before_parsing(tmp_path, monkey
 
 # What the default install leaves out (networks/optional.py): the main job runs without it, and
 # the features that need it say what to install.
-_OPTIONAL = ("numba", "llvmlite", "geopandas", "pyogrio", "pyproj", "osmnx")
+_OPTIONAL = ("numba", "llvmlite", "geopandas", "pyogrio", "pyproj", "osmnx", "openpyxl")
 _BLOCK = (
     "import importlib.abc, sys\n"
     "class Block(importlib.abc.MetaPathFinder):\n"
@@ -325,9 +326,9 @@ def _without_optional(args: list[str], cwd: Path) -> tuple[int, str]:
 
 
 def test_the_main_job_runs_without_the_optional_packages(tmp_path):
-    """`transit optimize` (the README's first command) with numba, geopandas, pyogrio, pyproj and
-    osmnx unimportable: it proves its optimum and writes every output, network.gpkg included
-    (read back here with GDAL, as QGIS would)."""
+    """`transit optimize` (the README's first command) with numba, geopandas, pyogrio, pyproj,
+    osmnx and openpyxl unimportable: it proves its optimum and writes every output, network.gpkg
+    included (read back here with GDAL, as QGIS would) and tables.xlsx (read back with openpyxl)."""
     import pyogrio
 
     out = tmp_path / "run"
@@ -336,7 +337,10 @@ def test_the_main_job_runs_without_the_optional_packages(tmp_path):
     assert rc == 0, err
     record = json.loads((out / "run.json").read_text())
     assert record["result"]["status"] == "OPTIMAL"
-    assert {"map.png", "report.md", "network.gpkg", "pairs.csv", "manifest.json"} <= {p.name for p in out.iterdir()}
+    assert {"map.png", "report.md", "network.gpkg", "pairs.csv", "manifest.json", "tables.xlsx"} <= {
+        p.name for p in out.iterdir()}
+    sheets = pd.read_excel(out / "tables.xlsx", sheet_name=None)
+    pd.testing.assert_frame_equal(sheets["axes"], pd.read_csv(out / "axes.csv"), check_dtype=False, rtol=1e-9)
     layers = {name for name, _ in pyogrio.list_layers(out / "network.gpkg")}
     assert {"rail", "road", "stations", "zones", "projects_selected", "projects_candidates"} <= layers
     zones = pyogrio.read_dataframe(out / "network.gpkg", layer="zones")

@@ -172,7 +172,7 @@ def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     # everything whose version can change an output's bytes (rerun names those that changed)
     for pkg in ("yrd-transit", "ortools", "networkx", "numpy", "scipy", "pandas", "shapely",
-                "matplotlib", "numba", "h5py", "openpyxl"):
+                "matplotlib", "numba", "h5py"):
         try:
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
