@@ -462,3 +462,34 @@ def test_unreachable_pair_is_named_not_dropped():
     result = solve_selection(base, [Project("A", 1.0, ((0, 1, 0.5),))], od_zero, budget=1.0)
     assert result.objective == 0.5 and result.selected == ("A",)
     assert math.isinf(result.od_times[1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_through_key_walk_equals_pointer_jumping(seed):
+    """The contraction's test "does the tree path to this key pass another key" answered by
+    walking up from the keys equals pointer jumping over whole trees, on random graphs and on a
+    chain deeper than the walk (which the jumping then finishes)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from solvers.selection.records import WALK_STEPS, _through_key, _through_key_jumping
+
+    rng = np.random.default_rng(seed)
+    if seed < 5:
+        n = 400
+        tails, heads = rng.integers(0, n, 2000), rng.integers(0, n, 2000)
+        weights = rng.uniform(1.0, 5.0, 2000)
+        keys = np.sort(rng.choice(n, 40, replace=False))
+    else:  # a chain of 3,000 arcs: from 0 to 2,900 no key in between, longer than the walk
+        n = 3001
+        tails, heads, weights = np.arange(n - 1), np.arange(1, n), np.ones(n - 1)
+        keys = np.array([0, 2900, 3000])
+        assert 2900 > WALK_STEPS
+    ok = tails != heads
+    graph = sp.csr_array((weights[ok], (tails[ok], heads[ok])), shape=(n, n))
+    _, pred = dijkstra(graph, directed=True, indices=keys, return_predecessors=True)
+    is_key = np.zeros(n, dtype=bool)
+    is_key[keys] = True
+    walked = _through_key(pred, keys, is_key, keys)
+    assert np.array_equal(walked, _through_key_jumping(pred, keys, is_key, keys))
+    if seed == 5:  # 0 -> 3000 passes 2900; 0 -> 2900 and 2900 -> 3000 pass no key
+        assert walked.tolist() == [[False, False, True], [False, False, False], [False, False, False]]

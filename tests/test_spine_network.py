@@ -235,7 +235,7 @@ def test_multimodal_zones_are_endpoints_only_and_best_is_min_of_modes():
 
 
 def test_path_sums_add_up_attributes_along_the_shortest_paths_networkx_finds():
-    """path_sums (pointer jumping over SciPy's trees, no compiled kernel): on a random directed
+    """path_sums (sums walked up SciPy's trees in NumPy, no compiled kernel): on a random directed
     graph with unique shortest paths, each attribute's sum equals its sum along networkx's path."""
     import networkx as nx
 
@@ -264,3 +264,25 @@ def test_path_sums_add_up_attributes_along_the_shortest_paths_networkx_finds():
             assert sums[1, i, j] == pytest.approx(sum(G.edges[a, b]["km"] for a, b in zip(path, path[1:])), rel=1e-12)
             checked += 1
     assert checked > 300
+
+
+def test_path_sums_on_paths_deeper_than_the_walk_use_pointer_jumping():
+    """A chain of 5,000 arcs with a shortcut: paths of up to 2,999 arcs (deeper than WALK_STEPS)
+    are finished by pointer jumping, with the same sums as a cumulative sum along the chain."""
+    from networks import paths
+
+    n = 5001
+    tails = np.r_[np.arange(n - 1), 10]
+    heads = np.r_[np.arange(1, n), 4000]
+    cost = np.r_[np.ones(n - 1), 5.0]  # the shortcut 10 -> 4000 saves 3,985 arcs
+    km = np.r_[np.arange(1, n) / 1000.0, 7.0]
+    sources, targets = np.array([0, 2500]), np.array([0, 5, 2999, 3999, 4000, 5000])
+    assert paths.WALK_STEPS < 2999  # from 0 to 2999 and from 2500 to 5000 the walk does not reach the root
+    dist, sums = paths.path_sums(n, tails, heads, cost, [cost, km], sources, targets)
+    along = np.r_[0.0, np.cumsum(np.arange(1, n) / 1000.0)]  # km from node 0 along the chain
+    via = along[10] + 7.0 - along[4000]  # from 0 to t >= 4000: the shortcut
+    assert dist[0].tolist() == [0, 5, 2999, 3999, 15, 1015] and sums[0, 0].tolist() == dist[0].tolist()
+    np.testing.assert_allclose(sums[1, 0], [0, along[5], along[2999], along[3999], along[4000] + via,
+                                            along[5000] + via], rtol=1e-12)
+    assert np.isinf(dist[1, :2]).all() and dist[1, 2:].tolist() == [499, 1499, 1500, 2500]
+    np.testing.assert_allclose(sums[1, 1], [0, 0, *(along[[2999, 3999, 4000, 5000]] - along[2500])], rtol=1e-12)

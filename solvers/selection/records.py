@@ -46,24 +46,14 @@ def _contract(inst: _Instance, keys: np.ndarray) -> tuple[_ArcGraph, np.ndarray]
     times: list[np.ndarray] = []
     dist_keys = np.empty((k, k))
     chunk = max(1, int(4_000_000 // max(graph.n, 1)))
-    cols = np.arange(graph.n)
     for start in range(0, k, chunk):
         src = keys[start : start + chunk]
         dist, pred = dijkstra(base_matrix, directed=True, indices=src, return_predecessors=True)
         rows = np.arange(src.shape[0])[:, None]
-        # flag[v]: the tree parent of v is a key node other than the source; pointer jumping
-        # then ORs the flags along each tree path (log n vectorised steps).
-        parent = np.where(pred < 0, cols[None, :], pred)
-        flag = is_key[parent] & (parent != src[:, None]) & (pred >= 0)
-        while True:
-            grand = np.take_along_axis(parent, parent, axis=1)
-            flag = flag | np.take_along_axis(flag, parent, axis=1)
-            if np.array_equal(grand, parent):
-                break
-            parent = grand
+        through = _through_key(pred, src, is_key, keys)
         sub = dist[:, keys]
         dist_keys[start : start + src.shape[0]] = sub
-        keep = np.isfinite(sub) & ~flag[:, keys]
+        keep = np.isfinite(sub) & ~through
         keep[rows[:, 0], np.arange(start, start + src.shape[0])] = False  # no loops
         r, c = np.nonzero(keep)
         tails.append(r + start)
@@ -76,6 +66,56 @@ def _contract(inst: _Instance, keys: np.ndarray) -> tuple[_ArcGraph, np.ndarray]
         np.concatenate(times) if times else np.zeros(0),
     )
     return contracted, dist_keys
+
+
+#: Paths longer than this many arcs are checked by pointer jumping instead of walking.
+WALK_STEPS = 2048
+
+
+def _through_key(pred: np.ndarray, src: np.ndarray, is_key: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``out[s, j]``: tree ``s``'s path from ``src[s]`` to ``keys[j]`` passes another key node.
+
+    Every (tree, key) pair walks up its path at once, one arc per NumPy step, and stops at the
+    first key node above it (the answer is yes unless that node is the source) or at the root;
+    most walks end within a few arcs.  Trees with a path longer than :data:`WALK_STEPS` arcs
+    are answered by :func:`_through_key_jumping`.
+    """
+    n_src, n = pred.shape
+    k = keys.shape[0]
+    out = np.zeros((n_src, k), dtype=bool)
+    flat = out.reshape(-1)
+    flat_pred = pred.reshape(-1)
+    tree = np.repeat(np.arange(n_src, dtype=np.int64), k)
+    node = np.tile(keys.astype(np.int64), n_src)
+    slot = np.arange(n_src * k)
+    for _ in range(WALK_STEPS):
+        parent = flat_pred[tree * n + node]
+        stop = (parent < 0) | is_key[np.maximum(parent, 0)]
+        hit = stop & (parent >= 0) & (parent != src[tree])
+        flat[slot[hit]] = True
+        go = ~stop
+        tree, node, slot = tree[go], parent[go], slot[go]
+        if not len(node):
+            return out
+    deep = np.unique(tree)
+    out[deep] = _through_key_jumping(pred[deep], src[deep], is_key, keys)
+    return out
+
+
+def _through_key_jumping(pred: np.ndarray, src: np.ndarray, is_key: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """:func:`_through_key` by pointer jumping over every node of the trees (log n steps)."""
+    cols = np.arange(pred.shape[1])
+    # flag[v]: the tree parent of v is a key node other than the source; pointer jumping then
+    # ORs the flags along each tree path
+    parent = np.where(pred < 0, cols[None, :], pred)
+    flag = is_key[parent] & (parent != src[:, None]) & (pred >= 0)
+    while True:
+        grand = np.take_along_axis(parent, parent, axis=1)
+        flag = flag | np.take_along_axis(flag, parent, axis=1)
+        if np.array_equal(grand, parent):
+            break
+        parent = grand
+    return flag[:, keys]
 
 
 def _build_records(
