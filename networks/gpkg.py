@@ -122,16 +122,25 @@ def _column_cells(values: pd.Series, kind: str) -> list[Any]:
     return [_cell(v, kind) for v in values.tolist()]
 
 
-def _geometry(blob: bytes | None) -> Any:
-    if blob is None:
-        return None
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def _wkb(blob: bytes) -> bytes:
+    """The ISO WKB inside a GeoPackage geometry blob (its header and envelope skipped)."""
     if blob[:2] != b"GP":
         raise InputError("not a GeoPackage geometry (expected the magic bytes 'GP')")
     flags = blob[3]
-    envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get((flags >> 1) & 0b111)
+    envelope = _ENVELOPE_BYTES.get((flags >> 1) & 0b111)
     if envelope is None:
         raise InputError(f"GeoPackage geometry with an invalid envelope code {(flags >> 1) & 0b111}")
-    return shapely.from_wkb(blob[8 + envelope:])
+    return blob[8 + envelope:]
+
+
+def _geometries(blobs: list[bytes | None]) -> np.ndarray:
+    """Shapely geometries of a column of GeoPackage blobs (``None`` stays ``None``), parsed by
+    one call into GEOS."""
+    wkb = np.array([None if b is None else _wkb(b) for b in blobs], dtype=object)
+    return shapely.from_wkb(wkb)
 
 
 def _column_type(values: pd.Series) -> str:
@@ -290,7 +299,7 @@ def read_gpkg(path: str | os.PathLike[str], layer: str) -> pd.DataFrame:
         else:
             data[column] = values
     frame = pd.DataFrame(data, index=pd.RangeIndex(len(records)))
-    frame["geometry"] = pd.Series([_geometry(r[0]) for r in records], dtype=object, index=frame.index)
+    frame["geometry"] = pd.Series(_geometries([r[0] for r in records]), dtype=object, index=frame.index)
     return frame
 
 

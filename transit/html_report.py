@@ -169,31 +169,33 @@ def _xy(lon: np.ndarray, lat: np.ndarray, lat0: float) -> tuple[np.ndarray, np.n
     return lon * math.cos(math.radians(lat0)) * 100, -lat * 100  # equirectangular, 1 unit ~ 1 km
 
 
+def _svg_runs(lines: np.ndarray, lat0: float, *, close: bool) -> str:
+    """SVG path data of line strings or rings (``M x y L x y ...``, ``Z`` after each ring with
+    ``close``), their coordinates formatted in one pass (no per-geometry NumPy calls)."""
+    if not len(lines):
+        return ""
+    xy, which = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(which, minlength=len(lines))
+    x, y = _xy(xy[:, 0], xy[:, 1], lat0)
+    points = [f"{a:.1f} {b:.1f}" for a, b in zip(x.tolist(), y.tolist())]
+    ends = np.cumsum(counts).tolist()
+    starts = [0, *ends[:-1]]
+    tail = "Z" if close else ""
+    return " ".join("M" + " L".join(points[a:b]) + tail
+                    for a, b, c in zip(starts, ends, counts.tolist()) if close or c >= 2)
+
+
 def _path(geoms: Any, lat0: float) -> str:
-    parts = []
-    for geom in geoms:
-        lines = getattr(geom, "geoms", [geom])
-        for line in lines:
-            xy = np.asarray(line.coords)
-            if len(xy) < 2:
-                continue
-            x, y = _xy(xy[:, 0], xy[:, 1], lat0)
-            parts.append("M" + " L".join(f"{a:.1f} {b:.1f}" for a, b in zip(x, y)))
-    return " ".join(parts)
+    """SVG path data of (multi)line strings; parts with fewer than two points are left out."""
+    parts = shapely.get_parts(np.asarray(list(geoms), dtype=object))
+    return _svg_runs(parts, lat0, close=False)
 
 
 def _poly_path(geoms: Any, lat0: float) -> str:
     """SVG path data of polygons (every ring closed; draw with fill-rule evenodd)."""
-    parts = []
-    for geom in geoms:
-        for poly in getattr(geom, "geoms", [geom]):
-            if poly.is_empty or poly.geom_type != "Polygon":
-                continue
-            for ring in [poly.exterior, *poly.interiors]:
-                xy = np.asarray(ring.coords)
-                x, y = _xy(xy[:, 0], xy[:, 1], lat0)
-                parts.append("M" + " L".join(f"{a:.1f} {b:.1f}" for a, b in zip(x, y)) + "Z")
-    return " ".join(parts)
+    parts = shapely.get_parts(np.asarray(list(geoms), dtype=object))
+    polygons = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+    return _svg_runs(shapely.get_rings(polygons), lat0, close=True)
 
 
 def _map_svg(folder: Path, priorities: pd.DataFrame) -> str:
