@@ -134,3 +134,39 @@ def test_berlin_center_compacts_like_aequilibrae():
     prob = _setup(net, demand, active=None, vdf=BPR(), system_optimal=False, toll_weight=0.0, length_weight=0.0)
     assert prob.c_head.size == 24_568
     assert np.array_equal(np.sort(prob.m_link), np.arange(net.n_links))
+
+
+def test_threaded_all_or_nothing_gives_the_same_flows_on_one_thread_and_on_several():
+    """Large enough for the threaded blocks (zones x links above PARALLEL_WORK): the flows and
+    costs are bit for bit those of one thread (the blocks are fixed and summed in order)."""
+    import numba
+
+    from solvers.assignment._kernels import PARALLEL_WORK
+
+    side, n_zones = 60, 120
+    rng = np.random.default_rng(5)
+    grid = lambda r, c: n_zones + r * side + c  # noqa: E731
+    links = []
+    for r in range(side):
+        for c in range(side):
+            if c + 1 < side:
+                links += [(grid(r, c), grid(r, c + 1)), (grid(r, c + 1), grid(r, c))]
+            if r + 1 < side:
+                links += [(grid(r, c), grid(r + 1, c)), (grid(r + 1, c), grid(r, c))]
+    for z, at in enumerate(rng.choice(side * side, n_zones, replace=False)):
+        links += [(z, n_zones + int(at)), (n_zones + int(at), z)]
+    tail, head = zip(*links)
+    net = _network(tail, head, n_zones + side * side, n_zones, n_zones, rng.uniform(0.5, 2.0, len(links)))
+    assert n_zones * net.n_links >= PARALLEL_WORK
+    demand = rng.uniform(0.0, 5.0, (n_zones, n_zones))
+    prob = _setup(net, demand, active=None, vdf=BPR(), system_optimal=False, toll_weight=0.0, length_weight=0.0)
+    cost = rng.uniform(0.1, 3.0, net.n_links)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        y1, s1, od1 = prob.aon(cost)
+    finally:
+        numba.set_num_threads(threads)
+    y2, s2, od2 = prob.aon(cost)
+    assert np.array_equal(y1, y2) and s1 == s2 and np.array_equal(od1, od2)
+    assert y1.sum() > 0

@@ -9,8 +9,8 @@ over the compact links finds the same distances from every node that is kept, an
 link on a shortest path stands for its members in order.  (The turn back to ``a`` at a
 two-way node is left out: it returns to a node already reached no cheaper, so no shortest
 path uses it.)  Flows are unchanged: all the flow on a chain's first link runs through all its
-links.  On Berlin-Center this keeps 9,281 of 12,981 nodes (AequilibraE's compact graph has the
-same count).
+links.  On Berlin-Center 28,376 links become 24,568 compact links between 9,316 of the 12,981
+nodes (AequilibraE 1.7's compact graph: the same 24,568 links, 9,281 nodes).
 
 Exact: the searches give the same distances; among equally short paths they may pick another.
 """
