@@ -219,7 +219,6 @@ class _Problem:
     m_link: np.ndarray = field(init=False)
     hkeys: np.ndarray = field(init=False)
     hnodes: np.ndarray = field(init=False)
-    node_flow: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         n = self.n_ext
@@ -238,7 +237,6 @@ class _Problem:
         self.c_cost = np.empty(nc)
         self.hkeys = np.empty(n)
         self.hnodes = np.empty(n, dtype=np.int64)
-        self.node_flow = np.zeros(n)
 
     @property
     def compiled(self) -> bool:
