@@ -20,6 +20,15 @@ PARALLEL_WORK = 1_000_000
 
 
 @njit(cache=True)
+def _has_demand(demand, o):
+    """Whether origin ``o`` sends trips to any other zone."""
+    for d in range(demand.shape[1]):
+        if demand[o, d] > 0.0 and d != o:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _aon_block(
     b, per, n_zones, dest_node, demand, c_start, c_head, c_cost, c_link, c_tail, load, od_cost, n_nodes, loads,
 ):
@@ -34,12 +43,7 @@ def _aon_block(
     node_flow = np.zeros(n_nodes)
     sptt = 0.0
     for o in range(b * per, min(n_zones, (b + 1) * per)):
-        has_demand = False
-        for d in range(n_zones):
-            if demand[o, d] > 0.0 and d != o:
-                has_demand = True
-                break
-        if not has_demand:
+        if not _has_demand(demand, o):
             for d in range(n_zones):
                 od_cost[o, d] = np.nan
             od_cost[o, o] = 0.0
@@ -132,12 +136,7 @@ def _reachable(n_zones, dest_node, demand, fs_start, fs_head, fs_link, active, n
     seen = np.zeros(n_nodes, dtype=np.bool_)
     queue = np.empty(n_nodes, dtype=np.int64)
     for o in range(n_zones):
-        has_demand = False
-        for d in range(n_zones):
-            if demand[o, d] > 0.0 and d != o:
-                has_demand = True
-                break
-        if not has_demand:
+        if not _has_demand(demand, o):
             continue
         seen[:] = False
         seen[o] = True
