@@ -342,6 +342,29 @@ def test_design_engine_on_a_regional_network_matches_assignment():
     assert res.tstt == pytest.approx(reference.tstt, rel=1e-5)
 
 
+def test_projection_passes_reach_the_same_equilibrium_in_fewer_sweeps():
+    """Extra projection passes per sweep change how fast the engine converges, not where to: on
+    Rey's congested Eastern Massachusetts (demand x 4) both reach 1e-8 at the same TSTT, which
+    the general assignment confirms, the passes in fewer sweeps; a negative count is refused."""
+    from solvers.assignment import assign
+    from solvers.dndp._ue import INNER_PASSES, Equilibrium
+
+    inst = read_dndp_instance(shared_file("data", "dndp", "EasternMassachusetts", "EM_DNDP_10_1.txt"))
+    trips = read_tntp_trips(shared_file("data", "dndp", "EasternMassachusetts", "trips.txt")) * SCALE * 4
+    active = np.ones(inst.network.n_links, dtype=bool)
+    active[inst.candidates] = False
+    assert INNER_PASSES > 0
+    plain = Equilibrium.from_network(inst.network, trips, inner_passes=0).solve(active, gap=1e-8, max_iterations=20000)
+    passes = Equilibrium.from_network(inst.network, trips).solve(active, gap=1e-8, max_iterations=20000)
+    assert plain.gap <= 1e-8 and passes.gap <= 1e-8
+    assert passes.tstt == pytest.approx(plain.tstt, rel=1e-7)
+    assert passes.iterations * 3 < plain.iterations
+    reference = assign(inst.network, trips, algorithm="gp", gap=1e-8, active=active, max_iterations=20000)
+    assert passes.tstt == pytest.approx(reference.tstt, rel=1e-7)
+    with pytest.raises(ValueError, match="inner_passes"):
+        Equilibrium.from_network(inst.network, trips, inner_passes=-1)
+
+
 def test_path_store_grows_when_an_equilibrium_needs_more_routes_than_it_holds():
     """Ten parallel routes all used at equilibrium: a store of 4 paths per OD pair must grow to
     reach the equilibrium (equal route times, found by hand below); capped at 4 it stalls."""

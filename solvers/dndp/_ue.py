@@ -6,6 +6,9 @@ neighbouring design.  This module is a compact Gauss-Seidel gradient-projection 
 (Jayakrishnan et al. 1994) over per-OD path sets, compiled with numba, that:
 
 - solves user equilibrium (link costs) or system optimum (marginal costs) with BPR costs;
+- after each sweep (a shortest-path tree per origin, then flow shifts), makes
+  :data:`INNER_PASSES` more projection passes over the paths it knows, without shortest
+  paths: far fewer sweeps to the same certified gap (``benchmarks/bench_dndp_engine.py``);
 - switches links on and off with a mask without rebuilding anything;
 - packs a solved state into a few kilobytes and restarts another design from it (paths
   that use a switched-off link hand their flow to the new shortest path);
@@ -31,6 +34,19 @@ __all__ = ["Equilibrium", "EquilibriumResult", "PackedState"]
 _INF = 1.0e300
 #: Networks with more nodes than this use the binary-heap Dijkstra.
 _HEAP_ABOVE = 200
+#: Default extra projection passes per sweep (:class:`Equilibrium`'s ``inner_passes``).
+INNER_PASSES = 8
+
+
+@njit(cache=True, inline="always")
+def _power(r, p):
+    """``r ** p``, without the general pow() for the usual BPR powers 4 and 1."""
+    if p == 4.0:
+        r2 = r * r
+        return r2 * r2
+    if p == 1.0:
+        return r
+    return r**p
 
 
 @njit(cache=True)
@@ -45,7 +61,7 @@ def _cost_and_derivative(a, x, fft, b, cap, pw, mu):
     if p == 0.0:
         t = fft[a] * (1.0 + b[a])
         return t, 0.0
-    rp = ratio**p
+    rp = _power(ratio, p)
     t = fft[a] * (1.0 + b[a] * rp)
     if x > 0.0:
         dt = fft[a] * b[a] * p * rp / x
@@ -68,7 +84,7 @@ def _cost_and_derivative(a, x, fft, b, cap, pw, mu):
 def _travel_time(a, x, fft, b, cap, pw):
     if pw[a] == 0.0:
         return fft[a] * (1.0 + b[a])
-    return fft[a] * (1.0 + b[a] * (x / cap[a]) ** pw[a])
+    return fft[a] * (1.0 + b[a] * _power(x / cap[a], pw[a]))
 
 
 @njit(cache=True)
@@ -76,7 +92,7 @@ def _beckmann_term(a, x, fft, b, cap, pw):
     """Integral of the BPR travel time of link ``a`` from 0 to ``x``."""
     if pw[a] == 0.0:
         return fft[a] * (1.0 + b[a]) * x
-    return fft[a] * (x + b[a] * x * (x / cap[a]) ** pw[a] / (pw[a] + 1.0))
+    return fft[a] * (x + b[a] * x * _power(x / cap[a], pw[a]) / (pw[a] + 1.0))
 
 
 @njit(cache=True)
@@ -169,22 +185,89 @@ def _drop_inactive_paths(P, plen, h, npath, active):
 
 
 @njit(cache=True)
+def _move(a, delta, x, cost, deriv, fft, b, cap, pw, mu):
+    """Add ``delta`` to link ``a``'s flow (never below 0) and update its cost and derivative."""
+    x[a] += delta
+    if x[a] < 0.0:
+        x[a] = 0.0
+    c, d = _cost_and_derivative(a, x[a], fft, b, cap, pw, mu)
+    cost[a] = c
+    deriv[a] = d
+
+
+@njit(cache=True)
 def _shift(P, plen, od, k, delta, x, cost, deriv, fft, b, cap, pw, mu):
     for j in range(plen[od, k]):
-        a = P[od, k, j]
-        x[a] += delta
-        if x[a] < 0.0:
-            x[a] = 0.0
-        c, d = _cost_and_derivative(a, x[a], fft, b, cap, pw, mu)
-        cost[a] = c
-        deriv[a] = d
+        _move(P[od, k, j], delta, x, cost, deriv, fft, b, cap, pw, mu)
+
+
+@njit(cache=True)
+def _project_od(P, plen, h, npath, od, x, cost, deriv, fft, b, cap, pw, mu, pcost, mark):
+    """Gradient projection of OD ``od``: Newton shifts from each used path to its cheapest known path."""
+    m = npath[od]
+    if m < 2:
+        return
+    # gradient projection towards the cheapest known path
+    best = 0
+    for k in range(m):
+        c = 0.0
+        for j in range(plen[od, k]):
+            c += cost[P[od, k, j]]
+        pcost[k] = c
+        if c < pcost[best]:
+            best = k
+    for j in range(plen[od, best]):
+        mark[P[od, best, j]] = 1
+    for k in range(m):
+        if k == best or h[od, k] <= 0.0:
+            continue
+        diff = pcost[k] - pcost[best]
+        if diff <= 0.0:
+            continue
+        s2 = 0.0
+        for j in range(plen[od, k]):
+            a = P[od, k, j]
+            if mark[a] == 1:
+                mark[a] = 2
+            else:
+                s2 += deriv[a]
+        for j in range(plen[od, best]):
+            a = P[od, best, j]
+            if mark[a] == 1:
+                s2 += deriv[a]
+        if s2 <= 1e-300:
+            delta = h[od, k]
+        else:
+            delta = diff / s2
+            if delta > h[od, k]:
+                delta = h[od, k]
+        h[od, k] -= delta
+        h[od, best] += delta
+        # links on both paths (mark 2) keep their flow, and their mark goes back to 1
+        for j in range(plen[od, best]):
+            a = P[od, best, j]
+            if mark[a] == 1:
+                _move(a, delta, x, cost, deriv, fft, b, cap, pw, mu)
+        for j in range(plen[od, k]):
+            a = P[od, k, j]
+            if mark[a] == 2:
+                mark[a] = 1
+            else:
+                _move(a, -delta, x, cost, deriv, fft, b, cap, pw, mu)
+        # costs moved: refresh the two path costs used by later shifts
+        c = 0.0
+        for j in range(plen[od, best]):
+            c += cost[P[od, best, j]]
+        pcost[best] = c
+    for j in range(plen[od, best]):
+        mark[P[od, best, j]] = 0
 
 
 @njit(cache=True)
 def _solve(
     n_nodes, fs_start, fs_link, tail, head, active, thru_ok, fft, b, cap, pw,
     org_start, od_dest, od_dem, origins,
-    P, plen, h, npath, x, mu, gap_target, max_iter, stop_above, stop_below, can_grow,
+    P, plen, h, npath, x, mu, gap_target, max_iter, stop_above, stop_below, can_grow, n_inner,
 ):
     n_links = head.shape[0]
     K = P.shape[1]
@@ -313,56 +396,11 @@ def _solve(
                 if resid > 0.0 and found >= 0:
                     h[od, found] += resid
                     _shift(P, plen, od, found, resid, x, cost, deriv, fft, b, cap, pw, mu)
-                m = npath[od]
-                if m < 2:
-                    continue
-                # gradient projection towards the cheapest known path
-                best = 0
-                for k in range(m):
-                    c = 0.0
-                    for j in range(plen[od, k]):
-                        c += cost[P[od, k, j]]
-                    pcost[k] = c
-                    if c < pcost[best]:
-                        best = k
-                for j in range(plen[od, best]):
-                    mark[P[od, best, j]] = 1
-                for k in range(m):
-                    if k == best or h[od, k] <= 0.0:
-                        continue
-                    diff = pcost[k] - pcost[best]
-                    if diff <= 0.0:
-                        continue
-                    s2 = 0.0
-                    for j in range(plen[od, k]):
-                        a = P[od, k, j]
-                        if mark[a] == 1:
-                            mark[a] = 2
-                        else:
-                            s2 += deriv[a]
-                    for j in range(plen[od, best]):
-                        a = P[od, best, j]
-                        if mark[a] == 1:
-                            s2 += deriv[a]
-                        else:
-                            mark[a] = 1
-                    if s2 <= 1e-300:
-                        delta = h[od, k]
-                    else:
-                        delta = diff / s2
-                        if delta > h[od, k]:
-                            delta = h[od, k]
-                    h[od, k] -= delta
-                    h[od, best] += delta
-                    _shift(P, plen, od, k, -delta, x, cost, deriv, fft, b, cap, pw, mu)
-                    _shift(P, plen, od, best, delta, x, cost, deriv, fft, b, cap, pw, mu)
-                    # costs moved: refresh the two path costs used by later shifts
-                    c = 0.0
-                    for j in range(plen[od, best]):
-                        c += cost[P[od, best, j]]
-                    pcost[best] = c
-                for j in range(plen[od, best]):
-                    mark[P[od, best, j]] = 0
+                _project_od(P, plen, h, npath, od, x, cost, deriv, fft, b, cap, pw, mu, pcost, mark)
+        for _ in range(n_inner):
+            # more projections on the known paths (no shortest paths): cheap, and they cut the sweeps
+            for od in range(od_dem.shape[0]):
+                _project_od(P, plen, h, npath, od, x, cost, deriv, fft, b, cap, pw, mu, pcost, mark)
         # exact link flows from path flows (no drift)
         _recompute_flows(P, plen, h, npath, n_links, x)
         if grow > 0:
@@ -446,6 +484,12 @@ class Equilibrium:
         more routes than the store holds could not be reached (the sweeps would stall).
     path_cap : int
         Most paths per OD pair.
+    inner_passes : int, optional
+        Extra projection passes over every OD pair's known paths after each sweep (no shortest
+        paths; as :func:`solvers.assignment.assign`'s ``inner_iterations``), default
+        :data:`INNER_PASSES`.  Not in solves with a pruning threshold, which stop after a sweep
+        or two.  They change how fast the solve gets to its gap, never what the gap certifies
+        (``python -m benchmarks.run dndp_engine``).
     """
 
     def __init__(
@@ -462,6 +506,7 @@ class Equilibrium:
         first_thru_node: int = 0,
         max_paths: int = 24,
         path_cap: int = 384,
+        inner_passes: int | None = None,
     ) -> None:
         self.n_nodes = int(n_nodes)
         self.tail = np.ascontiguousarray(tail, dtype=np.int64)
@@ -488,6 +533,9 @@ class Equilibrium:
         self.n_od = len(self.od_dem)
         self.max_paths = int(max_paths)
         self.path_cap = max(int(path_cap), self.max_paths)
+        self.inner_passes = int(INNER_PASSES if inner_passes is None else inner_passes)
+        if self.inner_passes < 0:
+            raise ValueError(f"inner_passes {inner_passes!r} must be >= 0")
         # rows for the links of one path: grown (doubled) when a longer shortest path turns up, so
         # the path store stays small on a large network (a simple path has < n_nodes links)
         self.max_len = min(self.n_nodes, 128)
@@ -554,6 +602,8 @@ class Equilibrium:
         :attr:`EquilibriumResult.tstt` when some OD pair with demand has no path in this design.
         """
         weight = (1.0 if system_optimal else 0.0) if mu is None else float(mu)
+        # a pruning test stops after a sweep or two: extra passes would only slow it
+        inner = self.inner_passes if np.isinf(stop_above) and np.isinf(stop_below) else 0
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"mu {mu!r} must be in [0, 1]")
         active = np.ascontiguousarray(active, dtype=np.bool_)
@@ -572,6 +622,7 @@ class Equilibrium:
                 self.org_start, self.od_dest, self.od_dem, self.origins,
                 P, plen, h, npath, x, weight, float(gap), max(int(max_iterations) - done, 0),
                 min(float(stop_above), _INF), max(float(stop_below), -_INF), self.max_paths < self.path_cap,
+                inner,
             )
             done += it
             if not grow or tstt < 0:
