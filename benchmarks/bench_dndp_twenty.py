@@ -1,0 +1,50 @@
+"""Rey's 20-candidate Eastern Massachusetts and Anaheim designs, each run alone on the machine.
+
+``bench_dndp_large`` runs the 20-candidate instances in a side process beside its
+10-candidate tables (2 cores shared), where none got past the root.  Here they run one at a
+time with nothing else on the machine: method ``bb``, target gap 0.1 %, a search limit of
+``DNDP_TWENTY_LIMIT`` seconds [600] per run (then the incumbent's polish to 1e-10 and the
+bound's re-check, which the time column includes), scaling as ``bench_dndp_large`` (Rey's
+``experiments.py``).  The yardstick is the published one: Rey (2020) reports every
+20-candidate instance of these networks unsolved after 600 s (CPLEX 12.8, one thread).
+
+Environment knobs [defaults]: ``DNDP_TWENTY_NETWORKS`` [``EasternMassachusetts,Anaheim``],
+``DNDP_TWENTY_INSTANCES`` instances per network [1], ``DNDP_TWENTY_LIMIT`` [600].
+"""
+
+from __future__ import annotations
+
+import os
+
+from benchmarks.bench_dndp_large import DNDP, FRACTIONS, HEAD, NETWORKS, _row, _run, _summary
+
+
+def run() -> str:
+    if not (DNDP / "EasternMassachusetts" / "trips.txt").exists():
+        return "## DNDP, 20 candidates\n\nSkipped: ../shared/data/dndp is not present.\n"
+    limit = float(os.environ.get("DNDP_TWENTY_LIMIT", "600"))
+    count = int(os.environ.get("DNDP_TWENTY_INSTANCES", "1"))
+    wanted = [w.strip() for w in os.environ.get("DNDP_TWENTY_NETWORKS", "EasternMassachusetts,Anaheim").split(",")]
+    lines = [
+        "## DNDP, 20 candidates, each run alone (`benchmarks/bench_dndp_twenty.py`)",
+        "",
+        f"Method `bb`, target gap 0.1 %, search limit {limit:.0f} s per run, one run at a time with nothing "
+        "else on the machine; scaling as in the section above (Rey's). Published: every 20-candidate instance "
+        "of these networks unsolved after 600 s (Rey 2020, CPLEX 12.8, one thread).",
+        "",
+        *HEAD,
+    ]
+    for name, folder, prefix in NETWORKS:
+        if folder not in wanted:
+            continue
+        results = []
+        for k in range(1, count + 1):
+            for frac in FRACTIONS:
+                *_, res = _run(folder, prefix, 20, k, frac, limit)
+                results.append(res)
+                lines.append(_row(name, k, frac, res))
+        lines += ["", f"- {name}: " + _summary(results, limit, 1e-3), ""]
+    skipped = [name for name, folder, _ in NETWORKS if folder not in wanted]
+    if skipped:
+        lines.append(f"Not run this time (`DNDP_TWENTY_NETWORKS`): {', '.join(skipped)}.")
+    return "\n".join(lines)
