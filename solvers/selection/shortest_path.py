@@ -259,6 +259,11 @@ def _ladder_steps(inst: _Instance, sav: _Savings, budget_list: list[float], caps
     if threads == 1:
         lane(0)
         return results  # type: ignore[return-value]
+    def stop_all() -> None:
+        stop.set()
+        for solver in list(solvers):
+            solver.StopSearch()
+
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ladder")
     futures = [pool.submit(lane, w) for w in range(threads)]
     try:
@@ -267,16 +272,11 @@ def _ladder_steps(inst: _Instance, sav: _Savings, budget_list: list[float], caps
             if not pending or any(f.exception() is not None for f in done):
                 break
     except BaseException:  # Ctrl-C while waiting: stop every search, then let it through
-        stop.set()
-        for solver in list(solvers):
-            solver.StopSearch()
+        stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    failed = [f for f in futures if f.done() and f.exception() is not None]
-    if failed:  # one lane failed: stop the others and report the failure
-        stop.set()
-        for solver in list(solvers):
-            solver.StopSearch()
+    if any(f.done() and f.exception() is not None for f in futures):
+        stop_all()  # one lane failed: stop the others; its failure is raised below
     pool.shutdown(wait=True)
     for future in futures:
         future.result()
