@@ -63,10 +63,5 @@ def write_exports(run: Any, folder: Path, tables: dict[str, pd.DataFrame]) -> No
     units = {name: {"units": "trips/day" if name == "demand" else "share" if name.startswith("share") else "min"}
              for name in matrices}
     write_omx(folder / "skims.omx", matrices, lookups=lookups, attributes=units)
-    write_workbook(folder / "tables.xlsx", tables)
+    write_xlsx(folder / "tables.xlsx", tables)
 
-
-def write_workbook(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    """One sheet per table (header in bold, empty cells for NaN): :func:`networks.xlsx.write_xlsx`
-    (standard library, fixed timestamps: the same tables give the same bytes)."""
-    write_xlsx(path, tables)

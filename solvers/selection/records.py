@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from networks.paths import WALK_STEPS
 from solvers.selection._graph import _ArcGraph
 from solvers.selection._instance import _Instance, _bits
 
@@ -66,10 +67,6 @@ def _contract(inst: _Instance, keys: np.ndarray) -> tuple[_ArcGraph, np.ndarray]
         np.concatenate(times) if times else np.zeros(0),
     )
     return contracted, dist_keys
-
-
-#: Paths longer than this many arcs are checked by pointer jumping instead of walking.
-WALK_STEPS = 2048
 
 
 def _through_key(pred: np.ndarray, src: np.ndarray, is_key: np.ndarray, keys: np.ndarray) -> np.ndarray:
