@@ -453,3 +453,22 @@ def test_a_polish_below_double_precision_keeps_the_value_it_reached(monkeypatch)
     strict.max_sweeps = 3
     with pytest.raises(SolverError, match="stalled"):
         strict.ue_value(0, gap=1e-300)
+
+
+def test_greedy_incumbent_leaves_the_tree_search_its_share_of_the_time_limit():
+    # a clock that counts UE solves: with 40 "seconds" left the greedy may spend 25 % of them
+    from solvers.dndp._problem import _Problem
+    from solvers.dndp.branch_and_bound import HEURISTIC_SHARE, _Search
+
+    inst, trips = _sf(1, size=20)
+    problem = _Problem(inst.network, trips, inst.candidates, inst.costs, budget=inst.budget(0.5),
+                       requires=(), excludes=(), replaces=())
+    solves = {}
+    for deadline in (None, 40.0):
+        search = _Search(problem, ue_gap=1e-4, so_gap=1e-4, opt_gap=1e-3, elapsed=lambda: 0.0, deadline=deadline)
+        search.elapsed = lambda s=search: float(s.ue_solves)
+        search.greedy_and_swaps()
+        solves[deadline] = search.ue_solves
+        assert math.isfinite(search.incumbent) and search.inc_bits != 0
+    assert solves[40.0] == int(HEURISTIC_SHARE * 40.0)
+    assert solves[None] > 4 * solves[40.0]

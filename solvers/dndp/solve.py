@@ -81,7 +81,8 @@ def solve_dndp(
     budget_bound_time : float, optional
         Time limit for that MILP (its dual bound stays valid when stopped early).
     local_search : bool, optional
-        Start from a greedy design improved by one-for-one swaps (``"bb"``), or evaluate the
+        Start from a greedy design improved by one-for-one swaps (``"bb"``; with a
+        ``time_limit``, in at most ``branch_and_bound.HEURISTIC_SHARE`` of it), or evaluate the
         swap neighbours of every new incumbent before asking the master again (``"cuts"``);
         default: only with more than 12 candidates.
     method : {"bb", "cuts"}
