@@ -239,7 +239,7 @@ def test_path_sums_add_up_attributes_along_the_shortest_paths_networkx_finds():
     graph with unique shortest paths, each attribute's sum equals its sum along networkx's path."""
     import networkx as nx
 
-    from networks.paths import path_sums
+    from networks.paths import IN_TABLE_WIDTH, path_sums
 
     rng = np.random.default_rng(7)
     G = nx.gnm_random_graph(300, 1500, seed=3, directed=True)
@@ -250,6 +250,9 @@ def test_path_sums_add_up_attributes_along_the_shortest_paths_networkx_finds():
     for (u, v), c, k in zip(G.edges, cost, km):
         G.edges[u, v].update(cost=c, km=k)
     sources, targets = np.array([0, 5, 17, 299]), np.arange(0, 300, 3)
+    # nodes with more in-arcs than the lookup table holds take the binary search: both are used
+    indeg = np.bincount(heads, minlength=300)
+    assert indeg.max() > IN_TABLE_WIDTH and (indeg[indeg > 0] <= IN_TABLE_WIDTH).any()
     dist, sums = path_sums(300, tails, heads, cost, [cost, km], sources, targets)
     checked = 0
     for i, s in enumerate(sources):

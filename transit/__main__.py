@@ -1,5 +1,3 @@
-import sys
+from transit.cli import console_main
 
-from transit.cli import main
-
-sys.exit(main())
+console_main()

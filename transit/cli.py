@@ -4,20 +4,29 @@ Each sub-command lives in its own module ``transit/_cmd_<name>.py`` exposing
 ``add_parser(subparsers)`` and ``run(args) -> int``.  Errors raised on purpose
 (:class:`networks.errors.TransitError`) become a one-line message on stderr and exit
 status 2; nothing else is caught, so programming errors keep their traceback.
+
+The ``transit`` executable and ``python -m transit`` end through :func:`console_main`: once the
+command has returned (its outputs renamed into place, its thread pools shut down), the process
+exits without tearing down the interpreter's objects one by one, which after a large model took
+about 0.7 s of a 30 s first run (measured).  ``main`` itself returns normally (tests and
+notebooks call it in-process).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import re
 import sys
+import threading
 from collections.abc import Sequence
 
 from networks.errors import TransitError
 from transit.progress import verbose_output
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "console_main", "build_parser"]
 
 _COMMANDS = ("optimize", "programme", "run", "rerun", "compare", "sweep", "report", "build", "assign", "dndp")
 
@@ -116,5 +125,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> None:
+    """Entry point of the ``transit`` executable: :func:`main`, then a quick exit.
+
+    Standard streams and logging handlers are flushed first.  With any other thread still
+    running (none should be), the normal interpreter exit runs instead.
+    """
+    code = main()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more to write
+            pass
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

@@ -42,8 +42,9 @@ How it stays exact
    half a unit per OD pair, is added to the bound, so the reported ``bound`` is a valid lower
    bound on the float objective, and the reported ``objective`` is the exact Dijkstra
    evaluation of the chosen design on the full graph.  Among designs of equal (integer)
-   saving a second, work-limited solve picks the cheapest, and projects that save nothing in
-   the chosen design are removed.
+   saving a second, work-limited solve picks the cheapest when the first solve was small
+   (``cpsat.CHEAPEST_BELOW``; after larger ones it never finished in the YRD ladder and is
+   skipped), and projects that save nothing in the chosen design are removed.
 
 With a time limit the best design found is returned with status ``"FEASIBLE"``, its bound and
 gap; if the record search itself runs out of time the incumbent is the base network and the
