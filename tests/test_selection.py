@@ -493,3 +493,34 @@ def test_through_key_walk_equals_pointer_jumping(seed):
     assert np.array_equal(walked, _through_key_jumping(pred, keys, is_key, keys))
     if seed == 5:  # 0 -> 3000 passes 2900; 0 -> 2900 and 2900 -> 3000 pass no key
         assert walked.tolist() == [[False, False, True], [False, False, False], [False, False, False]]
+
+
+def test_prepared_extra_arcs_give_the_same_matrices_paths_and_owners():
+    # prepare_extras (one CSR structure for the base and every project pair) against the
+    # matrix sorted anew per design: same owners, same distances and the same predecessor trees
+    from scipy.sparse.csgraph import dijkstra
+
+    from solvers.selection._graph import _ArcGraph
+
+    rng = np.random.default_rng(11)
+    n = 60
+    tails, heads = rng.integers(0, n, 400), rng.integers(0, n, 400)
+    keep = tails != heads
+    times = rng.integers(1, 20, keep.sum()).astype(float)  # integers: ties between paths happen
+    plain = _ArcGraph(n, tails[keep], heads[keep], times)
+    prepared = _ArcGraph(n, tails[keep], heads[keep], times)
+    extras = []
+    for who in range(6):
+        for _ in range(5):
+            t, h = (int(x) for x in rng.integers(0, n, 2))
+            if t != h:
+                extras.append((t, h, float(rng.integers(1, 20)), who, plain.position(t, h)))
+    assert any(e[4] < 0 for e in extras) and any(e[4] >= 0 for e in extras)
+    prepared.prepare_extras(extras)
+    for mask in range(1 << 6):
+        chosen = [e for e in extras if mask >> e[3] & 1]
+        (a, own_a), (b, own_b) = plain.matrix(chosen), prepared.matrix(chosen)
+        assert own_a == own_b
+        da, pa = dijkstra(a, directed=True, return_predecessors=True)
+        db, pb = dijkstra(b, directed=True, return_predecessors=True)
+        assert np.array_equal(da, db) and np.array_equal(pa, pb)

@@ -42,6 +42,33 @@ class _ArcGraph:
         self.heads = self.codes % self.n
         self.indptr = np.searchsorted(self.tails, np.arange(self.n + 1)).astype(np.int64)
         self.indices = self.heads.copy()
+        self._union: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[tuple[int, int], int]] | None = None
+
+    def prepare_extras(self, extras: Sequence[tuple[int, int, float, int, int]]) -> None:
+        """Make :meth:`matrix` fast for any subset of ``extras``.
+
+        One CSR structure holds the base arcs and every pair of ``extras`` missing from the base,
+        in CSR order; a design's matrix is then a copy of its data with the design's arcs set and
+        the others at an infinite time (an arc that never relaxes), instead of a sparse matrix
+        sorted anew per design.  The arcs a design uses sit in the same CSR order as in the
+        sorted matrix built without it, so shortest paths and their ties are the same.
+        """
+        new_codes = np.unique(np.array([t * self.n + h for t, h, _time, _who, pos in extras if pos < 0], dtype=np.int64))
+        if not new_codes.size:
+            self._union = None
+            return
+        codes = np.concatenate([self.codes, new_codes])
+        order = np.argsort(codes, kind="stable")  # codes are unique
+        slot = np.empty_like(order)
+        slot[order] = np.arange(order.shape[0])
+        tails = codes[order] // self.n
+        indptr = np.searchsorted(tails, np.arange(self.n + 1)).astype(np.int64)
+        template = np.full(codes.shape[0], np.inf)
+        base_slots = slot[: self.codes.shape[0]]
+        template[base_slots] = self.times
+        nb = self.codes.shape[0]
+        new_slot = {(int(c // self.n), int(c % self.n)): int(slot[nb + k]) for k, c in enumerate(new_codes.tolist())}
+        self._union = (indptr, codes[order] % self.n, template, base_slots, new_slot)
 
     def position(self, tail: int, head: int) -> int:
         """Index of arc ``tail -> head`` in the arc arrays, or -1."""
@@ -60,6 +87,8 @@ class _ArcGraph:
         """
         if not extra:
             return sp.csr_array((self.times, self.indices, self.indptr), shape=(self.n, self.n)), {}
+        if self._union is not None and all(pos >= 0 or (tail, head) in self._union[4] for tail, head, _t, _w, pos in extra):
+            return self._union_matrix(extra)
         data = self.times.copy()
         owner: dict[tuple[int, int], int] = {}
         new: dict[tuple[int, int], float] = {}
@@ -79,6 +108,19 @@ class _ArcGraph:
         cols = np.concatenate([self.heads, np.fromiter((k[1] for k in new), dtype=np.int64, count=len(new))])
         vals = np.concatenate([data, np.fromiter(new.values(), dtype=float, count=len(new))])
         return sp.coo_array((vals, (rows, cols)), shape=(self.n, self.n)).tocsr(), owner
+
+    def _union_matrix(self, extra: Sequence[tuple[int, int, float, int, int]]) -> tuple[sp.csr_array, dict[tuple[int, int], int]]:
+        """:meth:`matrix` on the structure of :meth:`prepare_extras` (the same rules)."""
+        assert self._union is not None
+        indptr, indices, template, base_slots, new_slot = self._union
+        data = template.copy()
+        owner: dict[tuple[int, int], int] = {}
+        for tail, head, t, who, pos in extra:
+            k = base_slots[pos] if pos >= 0 else new_slot[(tail, head)]
+            if t < data[k]:
+                data[k] = t
+                owner[(tail, head)] = who
+        return sp.csr_array((data, indices, indptr), shape=(self.n, self.n)), owner
 
 
 # --------------------------------------------------------------------------------------------

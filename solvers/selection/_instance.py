@@ -65,6 +65,7 @@ class _Instance:
         # Pair times depend only on the projects with arcs here: designs that differ in other
         # projects (another layer's) share one shortest-path computation.
         self.arc_mask = sum(1 << i for i, arcs in enumerate(self.project_arcs) if arcs)
+        self.graph.prepare_extras([arc for arcs in self.project_arcs for arc in arcs])
         self._times: dict[int, np.ndarray] = {}
         self._read_od(od)
 

@@ -143,6 +143,7 @@ def _build_records(
                 for (u, v, t, who, _pos) in arcs
             ]
         )
+    contracted.prepare_extras([a for arcs in carcs for a in arcs])
     base = np.array([dist_keys[key_pos[int(inst.pair_o[p])], key_pos[int(inst.pair_d[p])]] for p in model_pairs])
     records: list[list[tuple[int, float]]] = [[] for _ in model_pairs]
     matrices: dict[int, tuple[sp.csr_array, dict[tuple[int, int], int]]] = {}
