@@ -99,7 +99,8 @@ def run() -> str:
         "Rey's instances (`../shared/data/dndp/`), his scaling as in his `experiments.py`: capacities and demand "
         f"x {SCAL_FLOW:g}, demand x {INFLATE_TRIPS:g} (both networks); budget = fraction of the candidates' total "
         f"cost. Method `bb` (default), one process per table, time limit {limit:.0f} s per run; UE evaluations at "
-        "relative gap 1e-7, the incumbent and near-ties re-solved to 1e-10. Objective = UE TSTT / 1000.",
+        "relative gap 1e-7, the incumbent and near-ties re-solved towards 1e-10 (a polish stops once below 1e-8 "
+        "and no longer halving its gap per 100 sweeps). Objective = UE TSTT / 1000.",
         "",
         "### 10 candidates, target gap 0.1 %",
         "",
@@ -138,8 +139,8 @@ def run() -> str:
         "",
         "For a gap of 1e-5 to mean anything the lower level must be solved far tighter than 1e-5: a UE at "
         "relative gap g gives a TSTT whose error is of order g x TSTT, so the evaluations run at 1e-7 (two "
-        "orders below the target), the incumbent and every design within the target of it are re-solved to "
-        "1e-10, and the SO bounds at 1e-7.",
+        "orders below the target), the incumbent and every design within the target of it are re-solved "
+        "towards 1e-10 (at least below 1e-8, three orders under the target), and the SO bounds at 1e-7.",
         "",
         *HEAD,
     ]

@@ -472,3 +472,30 @@ def test_greedy_incumbent_leaves_the_tree_search_its_share_of_the_time_limit():
         assert math.isfinite(search.incumbent) and search.inc_bits != 0
     assert solves[40.0] == int(HEURISTIC_SHARE * 40.0)
     assert solves[None] > 4 * solves[40.0]
+
+
+def test_a_stalled_polish_stops_when_a_chunk_no_longer_halves_the_gap():
+    # SF, a gap no solve can reach: the polish meets the floor and stops after a few chunks, not
+    # after its 20,000 sweeps (on Anaheim those took about 10 minutes)
+    import numpy as np
+
+    from solvers.dndp._problem import POLISH_CHUNK, STALL_FLOOR, _Evaluator, _Problem
+
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
+                       requires=(), excludes=(), replaces=None)
+    ev = _Evaluator(problem, ue_gap=1e-7, so_gap=1e-5)
+    coarse, _ = ev.ue_value(0)
+    sweeps = []
+    solve = problem.engine.solve
+
+    def counting(*args, **kwargs):
+        res = solve(*args, **kwargs)
+        sweeps.append(res.iterations)
+        return res
+
+    problem.engine.solve = counting
+    value, reached = ev.ue_value(0, gap=1e-300)
+    assert reached <= STALL_FLOOR and 0 in ev.at_floor
+    assert value == pytest.approx(coarse, rel=1e-5)
+    assert 2 <= len(sweeps) and max(sweeps) <= POLISH_CHUNK and sum(sweeps) < 20 * POLISH_CHUNK

@@ -40,9 +40,11 @@ this proves optima within 0.1 % where the CPLEX methods of Rey (2020) stop at 2.
   cannot see the budget, which is why this loop stalls on 20 candidates.
 
 Common to both: evaluations are warm-started from a neighbouring design; the incumbent and
-every design within ``1e-4`` of it are re-solved to a relative gap of ``verify_gap`` (1e-10)
-before the winner is declared, so near-ties are settled on tight equilibria (designs equal
-to within ``10 * verify_gap``, such as one with a project no route uses, go to the cheapest);
+every design within ``1e-4`` of it are re-solved to a relative gap of ``verify_gap`` (1e-10;
+a polish also stops once its gap is below 1e-8 and 100 more sweeps no longer halve it, see
+``_problem.POLISH_CHUNK``) before the winner is declared, so near-ties are settled on tight
+equilibria (designs equal to within 10 times the gap reached, such as one with a project no
+route uses, go to the cheapest);
 the winner's UE TSTT is re-computed by :func:`solvers.assignment.assign` (path-based, cold start) as an
 independent check (``DNDPResult.verified_objective``).
 

@@ -190,7 +190,8 @@ def solve_dndp(
     tight = {b: ev.ue_value(b, gap=verify_gap) for b in sorted(near)}
     best_value = min(v for v, _ in tight.values())
     # designs equal to the solve accuracy (a project no route uses adds nothing): the cheapest
-    tied = [b for b, (v, _) in tight.items() if v <= best_value * (1 + 10 * verify_gap)]
+    accuracy = max(verify_gap, max(g for _, g in tight.values()))  # a polish may stop at its floor
+    tied = [b for b, (v, _) in tight.items() if v <= best_value * (1 + 10 * accuracy)]
     best_bits = min(tied, key=lambda b: (problem.cost_of(b), tight[b][0], b))
     best_value, best_gap = tight[best_bits]
     base_tight, _ = ev.ue_value(0, gap=verify_gap) if 0 in ev.ue else (base_value, 0.0)
