@@ -242,8 +242,9 @@ def _in_arc_table(n: int, indptr: np.ndarray, heads: np.ndarray) -> tuple[np.nda
     first = np.concatenate([[0], np.cumsum(indeg)[:-1]])
     rank = np.arange(len(heads)) - first[heads[by_head]]
     fits = rank < width
-    table_tails = np.full((n, width), -1, dtype=np.int64)
-    table_arcs = np.zeros((n, width), dtype=np.int64)
+    small = np.int32 if max(n, len(heads)) < 2**31 else np.int64  # half the memory on any real graph
+    table_tails = np.full((n, width), -1, dtype=small)
+    table_arcs = np.zeros((n, width), dtype=small)
     table_tails[heads[by_head][fits], rank[fits]] = tails[by_head][fits]
     table_arcs[heads[by_head][fits], rank[fits]] = by_head[fits]
     return table_tails, table_arcs, indeg > width

@@ -128,11 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console_main() -> None:
     """Entry point of the ``transit`` executable: :func:`main`, then a quick exit.
 
-    Standard streams and logging handlers are flushed first.  With any other thread still
+    Standard streams and logging handlers are flushed first.  With any non-daemon thread still
     running (none should be), the normal interpreter exit runs instead.
     """
     code = main()
-    if threading.active_count() > 1:
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         try:
