@@ -213,6 +213,7 @@ def path_sums(
     targets = np.asarray(targets, dtype=np.int64)
     out_cost = np.empty((len(sources), len(targets)))
     out_sums = np.zeros((values.shape[0], len(sources), len(targets)))
+    table = _in_arc_table(n_nodes, tails, heads) if values.shape[0] else None  # once for every batch
     for start in range(0, len(sources), 64):  # bounded memory: 64 trees at a time
         src = sources[start:start + 64]
         dist, pred = dijkstra(matrix, directed=True, indices=src, return_predecessors=True)
@@ -220,7 +221,7 @@ def path_sums(
         pred = np.atleast_2d(pred).astype(np.int64)
         out_cost[start:start + len(src)] = dist[:, targets]
         if values.shape[0]:
-            out_sums[:, start:start + len(src)] = _tree_sums(dist, pred, indptr, heads, values, targets)
+            out_sums[:, start:start + len(src)] = _tree_sums(dist, pred, indptr, heads, values, targets, table)
     return out_cost, out_sums
 
 
@@ -232,10 +233,9 @@ WALK_STEPS = 2048
 IN_TABLE_WIDTH = 8
 
 
-def _in_arc_table(n: int, indptr: np.ndarray, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _in_arc_table(n: int, tails: np.ndarray, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each node's in-arcs as a dense table: ``tails[v, k]``, ``arcs[v, k]`` (``-1`` padded),
     for up to :data:`IN_TABLE_WIDTH` in-arcs; ``wide[v]`` marks nodes with more."""
-    tails = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
     indeg = np.bincount(heads, minlength=n)
     width = int(min(max(int(indeg.max(initial=0)), 1), IN_TABLE_WIDTH))
     by_head = np.argsort(heads, kind="stable")
@@ -251,7 +251,7 @@ def _in_arc_table(n: int, indptr: np.ndarray, heads: np.ndarray) -> tuple[np.nda
 
 
 def _tree_sums(dist: np.ndarray, pred: np.ndarray, indptr: np.ndarray, heads: np.ndarray, values: np.ndarray,
-               targets: np.ndarray) -> np.ndarray:
+               targets: np.ndarray, table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Sums of ``values`` (per arc) from each tree's root to ``targets``.
 
     Every (tree, target) pair walks up its path at once, one arc per NumPy step, adding the arc's
@@ -263,15 +263,17 @@ def _tree_sums(dist: np.ndarray, pred: np.ndarray, indptr: np.ndarray, heads: np
     more in-arcs than the table holds.  Trees whose paths are longer than :data:`WALK_STEPS`
     arcs (a long chain) are finished by :func:`_tree_sums_jumping`, whose cost grows with the
     logarithm of the depth.  Arcs must be unique per ``(tail, head)`` (as :func:`path_sums`
-    leaves them).
+    leaves them).  ``table`` is :func:`_in_arc_table` of the arcs, if already built.
     """
     n_src, n = dist.shape
     n_attr = values.shape[0]
     n_tgt = len(targets)
-    tails = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
-    keys = tails * n + heads  # sorted: arcs are in (tail, head) order
-    table_tails, table_arcs, wide = _in_arc_table(n, indptr, heads)
+    if table is None:
+        table = _in_arc_table(n, np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr)), heads)
+    table_tails, table_arcs, wide = table
     any_wide = bool(wide.any())
+    if any_wide:  # binary search for the wide nodes: arcs are in (tail, head) order
+        keys = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr)) * n + heads
     columns = [np.ascontiguousarray(values[a]) for a in range(n_attr)]
     sums = [np.zeros(n_src * n_tgt) for _ in range(n_attr)]
     flat_pred = pred.reshape(-1)

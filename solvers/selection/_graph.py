@@ -63,10 +63,10 @@ class _ArcGraph:
         slot[order] = np.arange(order.shape[0])
         tails = codes[order] // self.n
         indptr = np.searchsorted(tails, np.arange(self.n + 1)).astype(np.int64)
-        template = np.full(codes.shape[0], np.inf)
-        base_slots = slot[: self.codes.shape[0]]
-        template[base_slots] = self.times
         nb = self.codes.shape[0]
+        template = np.full(codes.shape[0], np.inf)
+        base_slots = slot[:nb]
+        template[base_slots] = self.times
         new_slot = {(int(c // self.n), int(c % self.n)): int(slot[nb + k]) for k, c in enumerate(new_codes.tolist())}
         self._union = (indptr, codes[order] % self.n, template, base_slots, new_slot)
 
@@ -87,8 +87,10 @@ class _ArcGraph:
         """
         if not extra:
             return sp.csr_array((self.times, self.indices, self.indptr), shape=(self.n, self.n)), {}
-        if self._union is not None and all(pos >= 0 or (tail, head) in self._union[4] for tail, head, _t, _w, pos in extra):
-            return self._union_matrix(extra)
+        if self._union is not None:
+            got = self._union_matrix(extra)
+            if got is not None:
+                return got
         data = self.times.copy()
         owner: dict[tuple[int, int], int] = {}
         new: dict[tuple[int, int], float] = {}
@@ -109,14 +111,18 @@ class _ArcGraph:
         vals = np.concatenate([data, np.fromiter(new.values(), dtype=float, count=len(new))])
         return sp.coo_array((vals, (rows, cols)), shape=(self.n, self.n)).tocsr(), owner
 
-    def _union_matrix(self, extra: Sequence[tuple[int, int, float, int, int]]) -> tuple[sp.csr_array, dict[tuple[int, int], int]]:
-        """:meth:`matrix` on the structure of :meth:`prepare_extras` (the same rules)."""
+    def _union_matrix(self, extra: Sequence[tuple[int, int, float, int, int]]
+                      ) -> tuple[sp.csr_array, dict[tuple[int, int], int]] | None:
+        """:meth:`matrix` on the structure of :meth:`prepare_extras` (the same rules); ``None``
+        when ``extra`` holds a pair that was not prepared."""
         assert self._union is not None
         indptr, indices, template, base_slots, new_slot = self._union
         data = template.copy()
         owner: dict[tuple[int, int], int] = {}
         for tail, head, t, who, pos in extra:
-            k = base_slots[pos] if pos >= 0 else new_slot[(tail, head)]
+            k = base_slots[pos] if pos >= 0 else new_slot.get((tail, head), -1)
+            if k < 0:
+                return None
             if t < data[k]:
                 data[k] = t
                 owner[(tail, head)] = who
