@@ -9,7 +9,8 @@ bound's re-check, which the time column includes), scaling as ``bench_dndp_large
 20-candidate instance of these networks unsolved after 600 s (CPLEX 12.8, one thread).
 
 Environment knobs [defaults]: ``DNDP_TWENTY_NETWORKS`` [``EasternMassachusetts,Anaheim``],
-``DNDP_TWENTY_INSTANCES`` instances per network [1], ``DNDP_TWENTY_LIMIT`` [600],
+``DNDP_TWENTY_INSTANCES`` instances per network [1], ``DNDP_TWENTY_FIRST`` the first of them [1],
+``DNDP_TWENTY_LIMIT`` [600],
 ``DNDP_TWENTY_BUDGETS`` budget fractions [``0.25,0.5,0.75``].
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 
 from benchmarks.bench_dndp_large import DNDP, FRACTIONS, HEAD, NETWORKS, _row, _run, _summary
+from benchmarks.run import _write_section
 from solvers.dndp.branch_and_bound import HEURISTIC_SHARE
 
 
@@ -26,6 +28,7 @@ def run() -> str:
         return "## DNDP, 20 candidates\n\nSkipped: ../shared/data/dndp is not present.\n"
     limit = float(os.environ.get("DNDP_TWENTY_LIMIT", "600"))
     count = int(os.environ.get("DNDP_TWENTY_INSTANCES", "1"))
+    first = int(os.environ.get("DNDP_TWENTY_FIRST", "1"))
     fractions = [float(f) for f in os.environ.get("DNDP_TWENTY_BUDGETS", ",".join(map(str, FRACTIONS))).split(",")]
     wanted = [w.strip() for w in os.environ.get("DNDP_TWENTY_NETWORKS", "EasternMassachusetts,Anaheim").split(",")]
     lines = [
@@ -44,11 +47,13 @@ def run() -> str:
         if folder not in wanted:
             continue
         results = []
-        for k in range(1, count + 1):
+        for k in range(first, first + count):
             for frac in fractions:
                 *_, res = _run(folder, prefix, 20, k, frac, limit)
                 results.append(res)
                 lines.append(_row(name, k, frac, res))
+                _write_section("dndp_twenty", "\n".join(lines) + f"\n\n_Partial: {name} instance {k} at "
+                               f"{int(frac * 100)} % done; the run was still going._")
         lines += ["", f"- {name}: " + _summary(results, limit, 1e-3), ""]
     skipped = [name for name, folder, _ in NETWORKS if folder not in wanted]
     if skipped:
