@@ -85,7 +85,7 @@ def status_mb(field):
 def rss_mb():
     return status_mb("VmRSS")
 method, path = sys.argv[1], sys.argv[2]
-import networkx, numpy, osmnx, osmium
+import networkx, numpy, numba, osmnx, osmium  # library imports are outside the timing, for every path
 if "pyrosm" in method:
     import pyrosm  # optional: pip install -e ".[bench]"
 from networks import osm_tags
@@ -101,8 +101,14 @@ elif method == "ours_xml_osmium":
     G = graph_from_osm(path, road_classes=osm_tags.DRIVE_ROAD_CLASSES, retain_all=True, engine="osmium", cache=False, progress=False); size = (len(G), G.number_of_edges())
 elif method == "ours_pbf":
     G = graph_from_osm(path, road_classes=osm_tags.DRIVE_ROAD_CLASSES, retain_all=True, cache=False, progress=False); size = (len(G), G.number_of_edges())
+elif method == "ours_pbf_osmium":
+    G = graph_from_osm(path, road_classes=osm_tags.DRIVE_ROAD_CLASSES, retain_all=True, engine="osmium", cache=False, progress=False); size = (len(G), G.number_of_edges())
+elif method == "read_pbf_compiled":
+    from networks.pbf import read_pbf
+    d = read_pbf(path); size = (len(d.coords), len(d.ways))
 elif method == "read_pbf_pyosmium":
-    d = read_osm(path); size = (len(d.coords), len(d.ways))
+    from networks.osm_pbf import read_osm_pbf
+    d = read_osm_pbf(path); size = (len(d.coords), len(d.ways))
 elif method == "read_pbf_pyrosm":
     osm = pyrosm.OSM(path); nodes, edges = osm.get_network(network_type="driving", nodes=True); size = (len(nodes), len(edges))
 elif method == "pyrosm_graph":
@@ -168,17 +174,23 @@ def run() -> str:
         m_nodes, m_ways = make_tiled_xml(JINGAN, mixed_xml, tiles=TILES, buildings_per_way=BUILDINGS_PER_WAY)
         mixed = write_pbf(mixed_xml, tmp / "jingan_mixed.osm.pbf")
         sizes = {p.name: p.stat().st_size / 1e6 for p in (xml, pbf, mixed)}
+        from networks.pbf import read_pbf
+
+        read_pbf(pbf)  # compile (or load) the reader's kernel once, before the timed runs
         rows = [
             ("osmnx `graph_from_xml` (baseline)", "XML", "osmnx_graph_from_xml", xml, n_ways),
             ("ours, XML via osmnx's parser", "XML", "ours_xml_osmnx", xml, n_ways),
             ("ours, XML via pyosmium", "XML", "ours_xml_osmium", xml, n_ways),
-            ("ours, PBF via pyosmium", "PBF", "ours_pbf", pbf, n_ways),
+            ("ours, PBF via pyosmium", "PBF", "ours_pbf_osmium", pbf, n_ways),
+            ("ours, PBF via the compiled reader (default)", "PBF", "ours_pbf", pbf, n_ways),
             ("pyrosm `get_network` + `to_graph`", "PBF", "pyrosm_graph", pbf, n_ways),
         ]
         reader_rows = [
             ("pyosmium reader (ours), roads only", "read_pbf_pyosmium", pbf, n_ways),
+            ("compiled reader (ours, default), roads only", "read_pbf_compiled", pbf, n_ways),
             ("pyrosm `get_network('driving')`, roads only", "read_pbf_pyrosm", pbf, n_ways),
             ("pyosmium reader (ours), roads + 4x buildings", "read_pbf_pyosmium", mixed, m_ways),
+            ("compiled reader (ours, default), roads + 4x buildings", "read_pbf_compiled", mixed, m_ways),
             ("pyrosm `get_network('driving')`, roads + 4x buildings", "read_pbf_pyrosm", mixed, m_ways),
         ]
         results = measure_all({label: (method, path) for label, _, method, path, _ in rows})
@@ -190,7 +202,9 @@ def run() -> str:
         big_xml.unlink()
         big_mb = big.stat().st_size / 1e6
         province = {label: measure_once(method, big) for label, method in
-                    (("ours, PBF via pyosmium", "ours_pbf"), ("pyrosm `get_network` + `to_graph`", "pyrosm_graph"))}
+                    (("ours, PBF via the compiled reader (default)", "ours_pbf"),
+                     ("ours, PBF via pyosmium", "ours_pbf_osmium"),
+                     ("pyrosm `get_network` + `to_graph`", "pyrosm_graph"))}
 
     base = results[rows[0][0]]
     lines = [
@@ -202,7 +216,9 @@ def run() -> str:
         f"Each path ran {REPEATS} times, round-robin with the others, each run in a fresh process; seconds are the "
         "least of the runs, wall clock and CPU (all threads); the ratio to osmnx uses CPU seconds, which other "
         "work on a shared machine disturbs less than wall time. Peak = the process's high-water resident memory "
-        "(`VmHWM`), extra = peak minus the process after imports.",
+        "(`VmHWM`), extra = peak minus the process after imports. Library imports (networkx, numpy, numba, osmnx, "
+        "osmium; pyrosm for its rows) are outside the timing for every path; the compiled reader's numba kernel "
+        "was compiled once before the runs (numba's cache; a first read on a new install compiles it in about 7 s).",
         "",
         "| path | input | wall s | CPU s | ways/s (CPU) | x osmnx speed (CPU) | peak MB | extra MB | graph nodes / edges |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -217,6 +233,11 @@ def run() -> str:
             f"{base['cpu'] / r['cpu']:.2f} | {r['peak_mb']:.0f} | {r['peak_mb'] - r['base_mb']:.0f} | "
             f"{r['size'][0]:,} / {r['size'][1]:,} |"
         )
+    ours_pbf, pyrosm = results["ours, PBF via the compiled reader (default)"], results[rows[-1][0]]
+    if "cpu" in ours_pbf and "cpu" in pyrosm:
+        lines += ["", f"PBF to graph, ours (compiled reader) against pyrosm: **{pyrosm['cpu'] / ours_pbf['cpu']:.2f}x** "
+                  f"pyrosm's speed (CPU), {pyrosm['seconds'] / ours_pbf['seconds']:.2f}x (wall); against osmnx's XML "
+                  f"path {base['cpu'] / ours_pbf['cpu']:.2f}x."]
     lines += [
         "",
         "Readers alone on PBF (the choice of PBF library). The mixed file adds "
@@ -244,7 +265,7 @@ def run() -> str:
         "| path | wall s | CPU s | peak MB | graph nodes / edges | CPU / ours |",
         "| --- | ---: | ---: | ---: | --- | ---: |",
     ]
-    ours_cpu = province["ours, PBF via pyosmium"].get("cpu")
+    ours_cpu = province["ours, PBF via the compiled reader (default)"].get("cpu")
     for label, r in province.items():
         if "error" in r:
             lines.append(f"| {label} | failed: {r['error']} | | | | |")

@@ -125,15 +125,20 @@ def read_osm(
         ``.osm`` / ``.osm.bz2`` / ``.osm.gz`` XML or ``.osm.pbf``.
     engine
         ``"auto"``: XML through osmnx's parser when osmnx is installed (the ``osm`` extra),
-        else pyosmium; PBF through pyosmium.  ``"osmium"`` reads XML with pyosmium too
-        (several times faster on large files; the same graphs, tested); ``"osmnx"`` only
-        applies to XML.
+        else pyosmium; PBF through the compiled reader :func:`networks.pbf.read_pbf`.
+        ``"osmium"`` reads with pyosmium (XML: several times faster than osmnx's parser
+        on large files; PBF: the reference the compiled reader is tested against; the
+        same data either way, tested); ``"osmnx"`` only applies to XML.
     progress
         Show a progress counter while reading (pyosmium engine, on a terminal).
     """
     path = Path(path)
     kind = _kind(path)
     check_osm_memory(path, kind=kind)
+    if kind == "pbf" and engine != "osmium":
+        from networks.pbf import read_pbf
+
+        return read_pbf(path)
     if kind == "pbf" or engine == "osmium" or (engine == "auto" and not available("osmnx")):
         from networks.osm_pbf import read_osm_pbf
 
@@ -228,7 +233,8 @@ def graph_from_osm(
     simplify, keep_attribute_changes, retain_all
         See :func:`build_road_graph`.
     engine
-        ``"auto"`` (osmnx's parser for XML, pyosmium for PBF) or ``"osmium"`` for both.
+        ``"auto"`` (osmnx's parser for XML, the compiled reader :mod:`networks.pbf` for PBF)
+        or ``"osmium"`` (pyosmium for both).
     cache
         Reuse / store the result in the cache (see the module docstring).
     cache_dir

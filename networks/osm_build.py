@@ -101,6 +101,43 @@ class _EdgeRows:
         return G
 
 
+def _multidigraph(
+    nodes: Iterable[tuple[Any, dict[str, Any]]],
+    keyed: Iterable[tuple[Any, Any, int, dict[str, Any]]],
+    unkeyed: Iterable[tuple[Any, Any, dict[str, Any]]] = (),
+) -> nx.MultiDiGraph:
+    """A MultiDiGraph filled through its adjacency dicts: what ``add_nodes_from`` then
+    ``add_edges_from(keyed)`` then ``add_edges_from(unkeyed)`` build, without a method call per
+    edge (a quarter of the road build's time on a 68,000-edge graph).
+
+    Every edge end must be among ``nodes``; each edge keeps its own attribute dict (not copied).
+    An unkeyed edge gets networkx's key: the number of ``u``-``v`` edges, raised past any taken.
+    The result equals networkx's, keys and order included (``tests/test_osm.py``).
+    """
+    G = nx.MultiDiGraph()
+    node, succ, pred = G._node, G._succ, G._pred
+    for n, attrs in nodes:
+        node[n] = attrs
+        succ[n] = {}
+        pred[n] = {}
+    for u, v, k, d in keyed:
+        out = succ[u]
+        keydict = out.get(v)
+        if keydict is None:
+            keydict = out[v] = pred[v][u] = {}
+        keydict[k] = d
+    for u, v, d in unkeyed:
+        out = succ[u]
+        keydict = out.get(v)
+        if keydict is None:
+            keydict = out[v] = pred[v][u] = {}
+        k = len(keydict)
+        while k in keydict:
+            k += 1
+        keydict[k] = d
+    return G
+
+
 def _prune(G: nx.MultiDiGraph, retain_all: bool) -> nx.MultiDiGraph:
     G.remove_nodes_from([n for n, d in G.degree() if d == 0])
     dropped = 0
@@ -259,12 +296,10 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
         return ((u, v, k, {**d, "length": length, "travel_time": t}) for u, v, k, d, length, t in selected)
 
     if not simplify or not R:
-        G = nx.MultiDiGraph()
-        G.add_nodes_from((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes)
-        G.add_edges_from(edges(R))
+        G = _multidigraph(((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes), edges(R))
         G.graph["dropped_components"] = dropped
         return G
-    from shapely import LineString
+    from shapely import linestrings
 
     succ: dict[Any, dict[Any, list[int]]] = {n: {} for n in nodes}
     for i, row in enumerate(R):
@@ -300,6 +335,7 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
     endpoints: set[Any] = {node for node, e in zip(nodes, end.tolist()) if e}  # inserted in node order
 
     new_edges = []
+    paths: list[list[Any]] = []
     interstitial: set[Any] = set()
     for endpoint in endpoints:
         for first in list(succ[endpoint]):
@@ -317,13 +353,16 @@ def _fast_graph(rows: _EdgeRows, *, retain_all: bool, simplify: bool, differ: Se
             attrs = _merged(values)  # over the distinct dicts: the same as over every piece
             if isinstance(attrs.get("speed_kph"), list):  # pieces of different speed: the harmonic mean
                 attrs["speed_kph"] = attrs["length"] / attrs["travel_time"] * 3.6
-            attrs["geometry"] = LineString([coords[n] for n in path])
             new_edges.append((path[0], path[-1], attrs))
+            paths.append(path)
             interstitial.update(path[1:-1])
-    G = nx.MultiDiGraph()
-    G.add_nodes_from((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes if n not in interstitial)
-    G.add_edges_from(edges(r for r in R if r[0] not in interstitial and r[1] not in interstitial))
-    G.add_edges_from(new_edges)
+    if paths:  # every merged edge's geometry in one shapely call (one LineString each took longer)
+        flat = [coords[n] for path in paths for n in path]
+        which = np.repeat(np.arange(len(paths)), [len(path) for path in paths])
+        for (_, _, attrs), line in zip(new_edges, linestrings(flat, indices=which).tolist(), strict=True):
+            attrs["geometry"] = line
+    G = _multidigraph(((n, {"x": coords[n][0], "y": coords[n][1]}) for n in nodes if n not in interstitial),
+                      edges(r for r in R if r[0] not in interstitial and r[1] not in interstitial), new_edges)
     leftover = [node for node in G if node not in endpoints]  # neither endpoint nor interstitial
     if leftover:  # isolated rings (components without an endpoint) go, as osmnx does
         for piece in nx.weakly_connected_components(G.subgraph(leftover)):

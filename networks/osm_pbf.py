@@ -1,11 +1,12 @@
-"""Read ``.osm.pbf`` (and, optionally, XML) extracts with pyosmium.
+"""Read OSM files (``.osm.pbf``, XML, bz2, o5m) with pyosmium.
 
-Why pyosmium and not pyrosm (measured in ``benchmarks/bench_osm.py``, docs/benchmarks.md,
-on the same generated PBF): pyrosm's reader was about 2.8x faster, but needed about 3x
-the extra memory (193 vs 61 MB on a 32k-way file), and memory is what limits a
-province-sized extract on a planner's laptop.  pyosmium also filters ways by tag in C++,
-writes PBF (the tests make their PBF with it), reads XML and bz2 as well, and was already a
-dependency.  quackosm was not tried (it pulls in DuckDB).
+PBF files are read by the compiled reader :mod:`networks.pbf` by default, which hands what it
+does not decode (lz4 or zstd blobs, history files) to this reader; XML files come here with
+``engine="osmium"``.  pyosmium was chosen over pyrosm as the general reader (measured in
+``benchmarks/bench_osm.py``, docs/benchmarks.md): pyrosm's reader was faster but needed about
+3x the extra memory (193 vs 61 MB on a 32k-way file); pyosmium also filters ways by tag in
+C++, writes PBF (the tests make their PBF with it) and reads XML and bz2 as well.  Its
+per-object Python wrappers are why the compiled reader exists.
 
 Node coordinates come from libosmium's location index, which only stores non-negative
 ids.  Files with negative (synthetic, not yet uploaded) node ids, such as the Hongqiao
@@ -115,18 +116,20 @@ def read_osm_pbf(path: str | Path, *, progress: bool = False) -> OSMData:
     return data
 
 
-def write_pbf(source: str | Path, target: str | Path) -> Path:
+def write_pbf(source: str | Path, target: str | Path, *, options: str = "") -> Path:
     """Copy an OSM file (XML, bz2...) to ``target`` (format from its suffix) with pyosmium.
 
     Used by the tests and the benchmark to make a PBF from XML on the fly; every node,
-    way and relation is copied unchanged.
+    way and relation is copied unchanged.  ``options``: libosmium's output options, e.g.
+    ``"pbf_dense_nodes=false,pbf_compression=none"``.
     """
     import osmium
 
     target = Path(target)
     if target.exists():
         target.unlink()
-    writer = osmium.SimpleWriter(str(target))
+    fmt = _format(target)
+    writer = osmium.SimpleWriter(osmium.io.File(str(target), f"{fmt},{options}" if options else fmt))
     try:
         for obj in osmium.FileProcessor(str(source)):
             if obj.is_node():

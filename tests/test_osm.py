@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pytest
 
 from networks import osm_tags
@@ -176,6 +177,69 @@ def test_xml_and_pbf_give_the_same_graph(tmp_path: Path, fixture: Path) -> None:
         xml = graph_from_osm(fixture, network=network, simplify=simplify, retain_all=True, cache=False)
         via_pbf = graph_from_osm(pbf, network=network, simplify=simplify, retain_all=True, cache=False)
         assert_same_graph(xml, via_pbf)
+
+
+def assert_same_osm_data(ours, reference) -> None:  # noqa: ANN001
+    """Two readers' OSMData equal field by field, insertion order included."""
+    assert ours.ways == reference.ways and ours.ways_read == reference.ways_read
+    assert list(ours.coords.items()) == list(reference.coords.items())
+    assert list(ours.stations.items()) == list(reference.stations.items())
+
+
+@pytest.mark.parametrize("options", ["", "pbf_dense_nodes=false", "pbf_compression=none,add_metadata=false",
+                                     "locations_on_ways=true", "pbf_compression=lz4"])
+@pytest.mark.parametrize("fixture", [ROADS, RAIL])
+def test_compiled_pbf_reader_equals_pyosmium(tmp_path: Path, fixture: Path, options: str) -> None:
+    """networks.pbf decodes dense and plain nodes, raw and zlib blobs, negative ids (the rail
+    fixture's stations) and locations on ways to pyosmium's data exactly; an lz4 blob, which it
+    does not decode, goes to pyosmium."""
+    from networks import pbf as compiled
+    from networks.osm_pbf import read_osm_pbf
+
+    try:
+        path = write_pbf(fixture, tmp_path / "fixture.osm.pbf", options=options)
+    except RuntimeError:  # a libosmium built without lz4
+        pytest.skip(f"libosmium cannot write {options}")
+    reference = read_osm_pbf(path)
+    assert reference.ways and reference.coords and (fixture != RAIL or min(reference.stations) < 0)
+    if options == "pbf_compression=lz4":
+        with pytest.raises(compiled._Unsupported, match="compression"):
+            compiled._decode(path.read_bytes(), str(path))
+    else:
+        assert_same_osm_data(compiled._decode(path.read_bytes(), str(path)), reference)
+    assert_same_osm_data(compiled.read_pbf(path), reference)
+
+
+def test_compiled_pbf_reader_refuses_what_it_cannot_check(tmp_path: Path) -> None:
+    """A block whose bytes were cut or altered is never half-decoded: an error code, then pyosmium."""
+    from networks import pbf as compiled
+
+    good = write_pbf(RAIL, tmp_path / "rail.osm.pbf", options="pbf_compression=none").read_bytes()
+    whole = compiled._decode(good, "rail")
+    refused = 0
+    for cut in range(1, len(good)):
+        try:
+            data = compiled._decode(good[:cut], "cut")
+        except compiled._Unsupported:
+            refused += 1
+            continue
+        assert data.ways == whole.ways[: len(data.ways)]  # only a cut between blobs: the blobs before it
+    assert refused >= len(good) - 3
+    blocks = list(compiled._blobs(good))
+    patterns, bounds, masks = compiled._patterns()
+    decoded = [(raw, compiled._block(np.frombuffer(raw, np.uint8), patterns, bounds, masks))
+               for kind, raw in blocks if kind == "OSMData"]
+    raw, full = next((raw, full) for raw, full in decoded if len(full[6]))  # the block of the ways
+    assert full[0] == compiled._OK and len(full[6]) == 10
+    cuts_ok = 0
+    for cut in range(1, len(raw)):
+        error, *_, ways, _, _ = compiled._block(np.frombuffer(raw[:cut], np.uint8), patterns, bounds, masks)
+        if error == compiled._OK:  # only a cut between top-level fields: what it has is a prefix
+            cuts_ok += 1
+            assert ways.tolist() == full[6][: len(ways)].tolist()
+        else:
+            assert error == compiled._TRUNCATED
+    assert cuts_ok < len(raw) // 10
 
 
 def assert_same_graph(a: nx.MultiDiGraph, b: nx.MultiDiGraph) -> None:

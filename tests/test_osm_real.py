@@ -17,7 +17,7 @@ from conftest import shared_file
 from networks import osm_tags
 from networks.osm import graph_from_osm, graph_summary
 from networks.osm_pbf import write_pbf
-from test_osm import assert_same_graph
+from test_osm import assert_same_graph, assert_same_osm_data
 
 HSR_BEIJING_SHANGHAI = "京沪高速铁路"
 HSR_SHANGHAI_HANGZHOU = "沪杭客运专线"
@@ -163,6 +163,13 @@ def test_real_xml_and_pbf_give_the_same_graph(
     assert xml.number_of_edges() > 100
     assert_same_graph(xml, via_pbf)
     assert_same_graph(xml, via_osmium_xml)
+    # the compiled PBF reader (the default above) and pyosmium's read the same data
+    from networks import pbf as compiled
+    from networks.osm_pbf import read_osm_pbf
+
+    for options in ("", "pbf_dense_nodes=false,pbf_compression=none"):
+        pbf = write_pbf(path, tmp_path / f"{which}-{len(options)}.osm.pbf", options=options)
+        assert_same_osm_data(compiled._decode(pbf.read_bytes(), str(pbf)), read_osm_pbf(pbf))
 
 
 def test_real_bz2(jingan: Path, tmp_path: Path) -> None:
