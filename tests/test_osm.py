@@ -436,3 +436,34 @@ def test_failed_pbf_reads_leave_no_file_open(tmp_path: Path) -> None:
         with pytest.raises(OSMError, match="bad.osm.pbf: cannot be read as OSM data"):
             graph_from_osm(bad, network="rail", cache=False)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.parametrize("ids", ["int", "str"])
+def test_edge_rows_keys_and_graph_fill_equal_networkx(ids: str) -> None:
+    """The build's edge keys (worked out on arrays, or by a dict for ids that are not integers)
+    and its direct fill of the graph's adjacency give what networkx's own methods give, parallel
+    edges, self-loops and unkeyed edges after keyed ones included."""
+    from networks.osm_build import _EdgeRows, _multidigraph
+
+    rng = np.random.default_rng(7)
+    name = (lambda i: int(i) * 10**10 - 5) if ids == "int" else (lambda i: f"n{i}")
+    rows = _EdgeRows({})
+    expected_keys, count = [], {}
+    for _ in range(60):
+        pairs = [(name(a), name(b)) for a, b in rng.integers(0, 9, size=(int(rng.integers(0, 6)), 2))]
+        rows.add(iter(pairs), {"w": len(pairs)})
+        for pair in pairs:
+            expected_keys.append(count.get(pair, 0))
+            count[pair] = expected_keys[-1] + 1
+    assert [k for _, _, k, _ in rows.rows] == expected_keys and max(expected_keys) >= 2
+    assert list(rows.nodes) == list(dict.fromkeys(n for u, v, _, _ in rows.rows for n in (u, v)))
+    nodes = [(n, {"x": i}) for i, n in enumerate(rows.nodes)]
+    unkeyed = [(u, v, {"extra": i}) for i, (u, v, _, _) in enumerate(rows.rows[::3])]
+    reference = nx.MultiDiGraph()
+    reference.add_nodes_from(nodes)
+    reference.add_edges_from([(u, v, k, dict(d)) for u, v, k, d in rows.rows])
+    reference.add_edges_from(unkeyed)
+    ours = _multidigraph(nodes, [(u, v, k, dict(d)) for u, v, k, d in rows.rows], unkeyed)
+    assert list(ours.nodes(data=True)) == list(reference.nodes(data=True))
+    assert list(ours.edges(keys=True, data=True)) == list(reference.edges(keys=True, data=True))
+    assert list(ours.in_edges(keys=True)) == list(reference.in_edges(keys=True))
