@@ -30,13 +30,24 @@ import lzma
 import zlib
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
-from numba import njit
 
 from networks.errors import OSMError
 from networks.osm_read import WAY_KEYS, OSMData, check_not_empty, is_station_candidate
 
-__all__ = ["read_pbf"]
+__all__ = ["read_pbf", "HAVE_NUMBA"]
+
+try:  # numba is the optional extra "assignment": without it, PBF files go to pyosmium
+    from numba import njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - the test environment has numba
+    HAVE_NUMBA = False
+
+    def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]  # the kernels are never called
+        return lambda fn: fn
 
 #: Keys of the nodes decoded in Python (station candidates): ``is_station_candidate`` reads them.
 NODE_KEYS: tuple[str, ...] = ("railway", "public_transport")
@@ -626,7 +637,8 @@ def read_pbf(path: str | Path) -> OSMData:
 
     The same :class:`~networks.osm_read.OSMData` as :func:`networks.osm_pbf.read_osm_pbf`;
     what this reader does not decode (lz4 or zstd blobs, history files, malformed blocks)
-    goes to that reader.
+    goes to that reader, and so does every file when numba (the ``assignment`` extra) is not
+    installed.
 
     Raises
     ------
@@ -634,6 +646,10 @@ def read_pbf(path: str | Path) -> OSMData:
         The file is missing, empty or cannot be decoded as OSM data.
     """
     path = Path(path)
+    if not HAVE_NUMBA:
+        from networks.osm_pbf import read_osm_pbf
+
+        return read_osm_pbf(path)
     check_not_empty(path)
     try:
         blob = path.read_bytes()

@@ -347,6 +347,28 @@ def test_the_main_job_runs_without_the_optional_packages(tmp_path):
     assert len(zones) == 19 and str(zones.crs) == "EPSG:4326"
 
 
+def test_pbf_graphs_without_numba_come_from_pyosmium(tmp_path):
+    """Without numba the compiled PBF reader hands every file to pyosmium: the same graph."""
+    import subprocess
+    import sys
+
+    from networks.osm import graph_from_osm
+    from networks.osm_pbf import write_pbf
+
+    rail = Path(__file__).parent / "fixtures" / "osm" / "rail.osm"
+    pbf = write_pbf(rail, tmp_path / "rail.osm.pbf")
+    code = _BLOCK + (
+        "import json\nfrom networks.osm import graph_from_osm\n"
+        f"G = graph_from_osm({str(pbf)!r}, network='rail', simplify=False, retain_all=True, cache=False)\n"
+        "assert 'numba' not in sys.modules\n"
+        "print(json.dumps(sorted((u, v, round(d['length'], 6)) for u, v, d in G.edges(data=True))))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    G = graph_from_osm(pbf, network="rail", simplify=False, retain_all=True, cache=False)
+    expected = sorted((u, v, round(d["length"], 6)) for u, v, d in G.edges(data=True))
+    assert json.loads(done.stdout) == [list(e) for e in expected] and len(expected) > 10
+
+
 def test_assignment_without_numba_names_the_extra(tmp_path):
     tntp = Path(__file__).resolve().parents[2] / "shared" / "data" / "tntp" / "Braess-Example"
     net = next(tntp.glob("*_net.tntp"), None) if tntp.is_dir() else None
