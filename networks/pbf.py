@@ -13,7 +13,10 @@ the tests check field by field, including insertion order, on real and generated
 
 Why not pyosmium alone: its per-object Python wrappers (a tag iterator, a node reference
 object per way node) were most of its reading time: 0.62 s on a 31,840-way file where this
-reader takes 0.12 s once its kernel is compiled (``benchmarks/bench_osm.py``).
+reader takes 0.12 s once its kernel is loaded (``benchmarks/bench_osm.py``).  Costs of the
+choice: numba (the optional ``assignment`` extra; without it every file goes to pyosmium)
+compiles the kernel on first use, about 7 s, and caches it; a fresh process then spends about
+0.25 s loading any cached numba kernel, which the benchmark's figures include.
 
 Exact, not approximate: coordinates are libosmium's, converted the same way (nanodegrees
 times the block's granularity plus its offset, divided by 100 with truncation, then
@@ -29,7 +32,6 @@ import bz2
 import lzma
 import zlib
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np
