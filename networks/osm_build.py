@@ -108,7 +108,7 @@ def _multidigraph(
 ) -> nx.MultiDiGraph:
     """A MultiDiGraph filled through its adjacency dicts: what ``add_nodes_from`` then
     ``add_edges_from(keyed)`` then ``add_edges_from(unkeyed)`` build, without a method call per
-    edge (a quarter of the road build's time on a 68,000-edge graph).
+    edge (measured: 0.1 s of a 0.9 s road build of 68,000 edges).
 
     Every edge end must be among ``nodes``; each edge keeps its own attribute dict (not copied).
     An unkeyed edge gets networkx's key: the number of ``u``-``v`` edges, raised past any taken.
