@@ -499,3 +499,28 @@ def test_a_stalled_polish_stops_when_a_chunk_no_longer_halves_the_gap():
     assert reached <= STALL_FLOOR and 0 in ev.at_floor
     assert value == pytest.approx(coarse, rel=1e-5)
     assert 2 <= len(sweeps) and max(sweeps) <= POLISH_CHUNK and sum(sweeps) < 20 * POLISH_CHUNK
+
+
+def test_a_stalled_polish_is_accepted_three_orders_below_the_target_gap():
+    # a polish cut short above STALL_FLOOR: an error for an evaluator serving 1e-5 gaps (the
+    # default floor), a value that stands for one serving 0.1 % (solve_dndp passes 1e-3 x opt_gap)
+    import numpy as np
+
+    from networks.errors import SolverError
+    from solvers.dndp._problem import STALL_FLOOR, _Evaluator, _Problem
+
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
+                       requires=(), excludes=(), replaces=None)
+    reached = {}
+    for accept in (STALL_FLOOR, 1e-6):
+        ev = _Evaluator(problem, ue_gap=1e-6, so_gap=1e-5, accept=accept)
+        coarse, _ = ev.ue_value(0)
+        ev.max_sweeps = 1  # one sweep of the polish: far from 1e-10
+        if accept == STALL_FLOOR:
+            with pytest.raises(SolverError, match="stalled"):
+                ev.ue_value(0, gap=1e-10)
+        else:
+            value, reached[accept] = ev.ue_value(0, gap=1e-10)
+            assert STALL_FLOOR < reached[accept] <= accept and 0 in ev.at_floor
+            assert value == pytest.approx(coarse, rel=1e-5)

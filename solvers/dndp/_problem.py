@@ -245,10 +245,12 @@ class _Problem:
         return out
 
 
-#: A UE solve asked for a gap below what double precision allows on the network (the incumbent's
-#: polish to ``verify_gap`` = 1e-10; on Anaheim the path-based equilibrium stalls near 4e-9) is kept
-#: with the gap it reached when that gap is below this floor, three orders below the 1e-5 design
-#: gaps it serves; above it a stall is an error.
+#: A UE solve asked for a gap below this floor is a polish (the incumbent's re-solve to
+#: ``verify_gap`` = 1e-10, below what double precision allows on some networks: on Anaheim the
+#: path-based equilibrium stalls near 4e-9).  A stalled polish is kept with the gap it reached
+#: when that gap is at most the evaluator's ``accept`` (at least this floor, three orders below
+#: the 1e-5 design gaps it serves; :func:`solvers.dndp.solve_dndp` uses three orders below its
+#: target gap); above it a stall is an error.
 STALL_FLOOR = 1e-8
 
 #: A UE solve to a gap below :data:`STALL_FLOOR` (a polish) runs in chunks of this many sweeps,
@@ -264,10 +266,11 @@ POLISH_CHUNK = 100
 class _Evaluator:
     """Cached, warm-started UE and SO solves of designs."""
 
-    def __init__(self, problem: _Problem, *, ue_gap: float, so_gap: float) -> None:
+    def __init__(self, problem: _Problem, *, ue_gap: float, so_gap: float, accept: float = STALL_FLOOR) -> None:
         self.problem = problem
         self.ue_gap = ue_gap
         self.so_gap = so_gap
+        self.accept = max(accept, STALL_FLOOR)  # a stalled polish's gap that still stands (STALL_FLOOR)
         self.ue: dict[int, tuple[float, float, PackedState]] = {}
         self.so: dict[int, tuple[float, PackedState]] = {}
         self.so_flows: dict[int, np.ndarray] = {}
@@ -302,10 +305,10 @@ class _Evaluator:
         self.ue_solves += 1
         value = math.inf if res.tstt < 0 else res.tstt
         if value < math.inf and res.gap > target * 10:
-            if res.gap > STALL_FLOOR:
+            if res.gap > self.accept:
                 raise SolverError(f"UE solve stalled at relative gap {res.gap:.2e} (target {target:.0e}) "
                                   f"after {sweeps} sweeps")
-            self.at_floor.add(bits)  # a polish to 1e-10 that met double precision's floor: the value stands
+            self.at_floor.add(bits)  # a polish that met its floor (double precision's, or accept): the value stands
         self.ue[bits] = (value, res.gap, res.state)
         return value, res.gap
 
@@ -322,7 +325,7 @@ class _Evaluator:
             more = engine.solve(mask, gap=target, warm_start=best.state,
                                 max_iterations=min(POLISH_CHUNK, self.max_sweeps - sweeps))
             sweeps += max(more.iterations, 1)
-            stalled = more.gap > 0.5 * best.gap and min(more.gap, best.gap) <= STALL_FLOOR
+            stalled = more.gap > 0.5 * best.gap and min(more.gap, best.gap) <= self.accept
             if more.gap <= best.gap:
                 best = more
             if stalled:
