@@ -130,7 +130,7 @@ def read_osm(
         on large files; PBF: the reference the compiled reader is tested against; the
         same data either way, tested); ``"osmnx"`` only applies to XML.
     progress
-        Show a progress counter while reading (pyosmium engine, on a terminal).
+        Show a progress counter while reading (on a terminal; not osmnx's XML parser).
     """
     path = Path(path)
     kind = _kind(path)
@@ -138,7 +138,7 @@ def read_osm(
     if kind == "pbf" and engine != "osmium":
         from networks.pbf import read_pbf
 
-        return read_pbf(path)
+        return read_pbf(path, progress=progress)
     if kind == "pbf" or engine == "osmium" or (engine == "auto" and not available("osmnx")):
         from networks.osm_pbf import read_osm_pbf
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -523,7 +524,7 @@ def _message(data: bytes | memoryview) -> dict[int, list[int | bytes]]:
 
 
 def _blobs(blob: bytes):  # noqa: ANN202
-    """(type, uncompressed bytes) of each blob of a PBF file."""
+    """(type, uncompressed bytes, bytes of the file read so far) of each blob of a PBF file."""
     view = memoryview(blob)
     pos, end = 0, len(blob)
     while pos < end:
@@ -554,7 +555,7 @@ def _blobs(blob: bytes):  # noqa: ANN202
             raise _Unsupported("blob compression")
         if not isinstance(data, bytes) or (isinstance(raw_size, int) and len(data) != raw_size):
             raise _Unsupported("blob size")
-        yield kind.decode("ascii", "replace"), data
+        yield kind.decode("ascii", "replace"), data, pos
 
 
 def _patterns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -569,13 +570,20 @@ def _patterns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return patterns, bounds, np.array(list(masks.values()), dtype=np.int64)
 
 
-def _decode(blob: bytes, source: str) -> OSMData:
+def _decode(blob: bytes, source: str, *, progress: bool = False) -> OSMData:
+    from tqdm import tqdm
+
     patterns, bounds, masks = _patterns()
     data = OSMData(source=source)
     node_ids, node_xys, ref_parts = [], [], []
     pending_stations = []  # (block's node offset + index, tags)
     n_nodes = 0
-    for kind, raw in _blobs(blob):
+    bar = tqdm(desc=f"reading {Path(source).name}", total=len(blob), unit="B", unit_scale=True, mininterval=0.5,
+               disable=not progress or not sys.stderr.isatty())
+    done = 0
+    for kind, raw, pos in _blobs(blob):
+        bar.update(pos - done)
+        done = pos
         if kind == "OSMHeader":
             header = _message(raw)
             required = {f.decode("utf-8", "replace") for f in header.get(4, []) if isinstance(f, bytes)}
@@ -610,6 +618,7 @@ def _decode(blob: bytes, source: str) -> OSMData:
                 append((way_id, tuple(refs[r0:r1]), dict(zip(keys[t0:t1], values[t0:t1]))))
                 r0, t0 = r1, t1
             ref_parts.append(way_refs)
+    bar.close()
     data.ways_read = len(data.ways)
     ids = np.concatenate(node_ids) if node_ids else np.empty(0, np.int64)
     xy = np.concatenate(node_xys) if node_xys else np.empty((0, 2), np.int64)
@@ -634,13 +643,13 @@ def _decode(blob: bytes, source: str) -> OSMData:
     return data
 
 
-def read_pbf(path: str | Path) -> OSMData:
+def read_pbf(path: str | Path, *, progress: bool = False) -> OSMData:
     """Read the road/rail ways, their node coordinates and station nodes of an ``.osm.pbf`` file.
 
     The same :class:`~networks.osm_read.OSMData` as :func:`networks.osm_pbf.read_osm_pbf`;
     what this reader does not decode (lz4 or zstd blobs, history files, malformed blocks)
     goes to that reader, and so does every file when numba (the ``assignment`` extra) is not
-    installed.
+    installed.  ``progress``: a byte counter on a terminal.
 
     Raises
     ------
@@ -651,15 +660,15 @@ def read_pbf(path: str | Path) -> OSMData:
     if not HAVE_NUMBA:
         from networks.osm_pbf import read_osm_pbf
 
-        return read_osm_pbf(path)
+        return read_osm_pbf(path, progress=progress)
     check_not_empty(path)
     try:
         blob = path.read_bytes()
     except OSError as exc:
         raise OSMError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
-        return _decode(blob, str(path))
+        return _decode(blob, str(path), progress=progress)
     except (_Unsupported, zlib.error, lzma.LZMAError, OSError, ValueError, EOFError):
         from networks.osm_pbf import read_osm_pbf
 
-        return read_osm_pbf(path)
+        return read_osm_pbf(path, progress=progress)

@@ -228,7 +228,7 @@ def test_compiled_pbf_reader_refuses_what_it_cannot_check(tmp_path: Path) -> Non
     blocks = list(compiled._blobs(good))
     patterns, bounds, masks = compiled._patterns()
     decoded = [(raw, compiled._block(np.frombuffer(raw, np.uint8), patterns, bounds, masks))
-               for kind, raw in blocks if kind == "OSMData"]
+               for kind, raw, _ in blocks if kind == "OSMData"]
     raw, full = next((raw, full) for raw, full in decoded if len(full[6]))  # the block of the ways
     assert full[0] == compiled._OK and len(full[6]) == 10
     cuts_ok = 0
