@@ -211,7 +211,8 @@ def test_compiled_pbf_reader_equals_pyosmium(tmp_path: Path, fixture: Path, opti
 
 
 def test_compiled_pbf_reader_refuses_what_it_cannot_check(tmp_path: Path) -> None:
-    """A block whose bytes were cut or altered is never half-decoded: an error code, then pyosmium."""
+    """A file or block cut anywhere is never half-decoded: refused (then read by pyosmium), or, cut at a
+    boundary, what comes before the cut. Altered bytes: `python -m tests.fuzz osm_pbf`."""
     from networks import pbf as compiled
 
     good = write_pbf(RAIL, tmp_path / "rail.osm.pbf", options="pbf_compression=none").read_bytes()
