@@ -124,6 +124,101 @@ def test_programme_with_required_committed_and_unbudgeted_projects_equals_brute_
     assert exact.stats["seed_programme"].get("c") == 2025  # the search's starting programme holds them too
 
 
+def test_programme_stopped_at_once_with_required_projects_reports_the_starting_programme():
+    # CP-SAT finds nothing in a millisecond; the starting programme (required projects in) is
+    # reported, with the bound of the saving caps, instead of an error
+    layers, projects, markets = _instance(5)
+    schedule = {**SCHEDULE, "e": ProgrammeProject(duration=1, earliest_start=2028, required=True)}
+    kw = dict(years=YEARS, schedule=schedule, yearly_budget=5.0, weights=_weights(), weight_after=3000.0)
+    brute = brute_force_programme(layers, projects, markets, **kw)
+    hurried = solve_programme(layers, projects, markets, **kw, time_limit=1e-3)
+    assert "e" in hurried.starts and hurried.status in ("FEASIBLE", "OPTIMAL")
+    assert hurried.objective <= brute.objective + 1e-9 <= hurried.bound + 2e-9
+    assert all(v <= 5.0 + 1e-9 for v in hurried.spending.values())
+
+
+@pytest.mark.parametrize("seed,budget", [(11, 3.0), (5, 5.0), (3, 4.0), (7, 2.5)])
+def test_period_caps_are_the_best_network_open_per_period_and_the_cuts_hold(seed, budget):
+    # every feasible programme enumerated: the cap of a period is the largest saving of a
+    # network open then (when proved), never below it, never above the pooled-budget cap; no
+    # programme has a cut set all open in its period or before
+    import copy
+    import itertools
+
+    from solvers.programme._setup import _feasible, _setup
+    from solvers.programme.exact import _period_caps, _saving_caps
+    from solvers.programme.local_search import _Valuer
+
+    layers, projects, markets = _instance(seed)
+    setup = _setup(layers, projects, markets, years=YEARS, schedule=SCHEDULE, yearly_budget=budget,
+                   weights=_weights(), weight_after=3000.0, start_costs=None, member_caps=None)
+    pooled, _ = _saving_caps(setup, None)
+    caps = copy.copy(pooled)
+    report, cuts = _period_caps(setup, caps, {}, None, 1)
+    assert report and all(r["status"] == "OPTIMAL" for r in report.values())
+    periods = [*YEARS, "after"]
+    best = dict.fromkeys(periods, 0.0)
+    valuer = _Valuer(setup)
+    for choice in itertools.product(*[[None, *row] for row in setup.starts]):
+        prog = {pid: s for pid, s in zip(setup.ids, choice) if s is not None}
+        if not _feasible(setup, prog):
+            continue
+        for t in periods:
+            open_mask = sum(1 << k for k, s in enumerate(choice)
+                            if s is not None and (t == "after" or s + setup.durations[k] <= t))
+            best[t] = max(best[t], valuer.saving(open_mask))
+            for tc, core in cuts:
+                if tc == t or tc == "after" or (t != "after" and t < tc):
+                    assert core & ~open_mask, (tc, core, prog)
+    tighter = 0
+    for t in periods:
+        tol = 1e-9 * max(1.0, best[t])
+        assert best[t] - tol <= caps[t] <= pooled[t] + tol
+        if t in report:  # proved: equal up to the objective's integer rounding
+            assert caps[t] == pytest.approx(best[t], rel=1e-6, abs=1e-6)
+        tighter += caps[t] < pooled[t] - 1e-6 * max(1.0, pooled[t])
+    if budget == 3.0:  # project c spends 3.75 in its second year: the pooled budgets allow it, no year does
+        assert tighter > 0 and cuts
+
+
+@pytest.mark.parametrize("seed,budget,caps", [(11, 3.0, False), (11, 5.0, False), (5, 9.0, True), (3, 5.0, False),
+                                              (7, 4.0, True)])
+def test_local_search_is_feasible_exactly_valued_a_local_optimum_and_repeatable(seed, budget, caps):
+    from solvers.programme._setup import _feasible, _setup, _value_by_records
+    from solvers.programme.local_search import _Valuer, search_programme
+    from solvers.selection._instance import _bits
+
+    layers, projects, markets = _instance(seed)
+    member_caps = {"m2": {2026: 1.0, 2027: 2.0, 2028: 2.0, 2029: 2.0}} if caps else None
+    kw = dict(years=YEARS, schedule=SCHEDULE, yearly_budget=budget, weights=_weights(), weight_after=3000.0,
+              member_caps=member_caps)
+    setup = _setup(layers, projects, markets, start_costs=None, **kw)
+    # the vectorised record values equal the records' own, on every feasible design
+    valuer = _Valuer(setup)
+    inst = setup.problem.inst
+    for mask in range(1 << len(setup.ids)):
+        if all(inst.direct_requires[k] & ~mask == 0 for k in _bits(mask)) and not any(
+                inst.excl[k] & mask for k in _bits(mask)):
+            assert valuer.saving(mask) == pytest.approx(
+                setup.sav.base_objective - setup.sav.objective_by_records(mask), rel=1e-12, abs=1e-9)
+    greedy = greedy_programme(layers, projects, markets, **kw)
+    brute = brute_force_programme(layers, projects, markets, **kw)
+    prog, value = search_programme(setup, [greedy.starts], seed=0)
+    assert _feasible(setup, prog)
+    assert value == pytest.approx(_value_by_records(setup, prog), rel=1e-12)
+    tol = 1e-12 * abs(brute.objective)
+    assert greedy.objective - tol <= value <= brute.objective + tol
+    # no programme one start-year change away is better (the last step's neighbourhood)
+    for k, pid in enumerate(setup.ids):
+        for s in [None, *setup.starts[k]]:
+            trial = {p: y for p, y in prog.items() if p != pid}
+            if s is not None:
+                trial[pid] = s
+            if _feasible(setup, trial):
+                assert _value_by_records(setup, trial) <= value + tol
+    assert search_programme(setup, [greedy.starts], seed=0) == (prog, value)
+
+
 @pytest.mark.parametrize("rho,outcome", [(0.30, "slack"), (0.32, "binds"), (0.34, "infeasible")])
 def test_programme_with_a_minimum_improvement_per_group_equals_brute_force(rho, outcome):
     # the final network must improve the "high" group by rho: at 30 % the optimum already does,

@@ -32,6 +32,18 @@ additive.  The only rounding is CP-SAT's integer scaling of the objective (at mo
 per term, added to the reported bound) and of money (costs rounded up and budgets down when not
 decimal, so no infeasible programme is accepted).  The reported objective is re-evaluated
 exactly (shortest paths in every layer for each year's network).
+
+What helps CP-SAT (none of it cuts off a programme)
+---------------------------------------------------
+- Saving caps per period (valid inequalities): the one-shot optimum within the budgets of the
+  years before (``exact._saving_caps``), then the best network any programme can have open in
+  that period, solved as the same model with that period alone weighted (``exact._period_caps``;
+  CP-SAT's proved bound is used, so a cap stopped at its time share is still valid).  The caps
+  weighted by the periods' weights are themselves a bound, reported when CP-SAT's is no better.
+- The yearly budgets once more as one cumulative constraint (``exact._add_cumulative``).
+- A starting programme (a hint): the better of the one-shot optima's order and greedy's,
+  improved by iterated local search over start years (:mod:`solvers.programme.local_search`),
+  reported when CP-SAT stops at its limit with nothing better.
 """
 
 from solvers.programme._setup import ProgrammeProject, ProgrammeResult

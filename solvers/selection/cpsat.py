@@ -183,6 +183,7 @@ def _solve_model(
     groups: Sequence[Sequence[int]] | None = None,
     group_base: Sequence[float] | None = None,
     group_floors: Sequence[tuple[int, int, bool] | None] | None = None,
+    cuts: Sequence[int] = (),
 ) -> SelectionResult:
     """Solve the CP-SAT model at ``budget``; ``hint`` is a design to start from (e.g. the
     optimum at a smaller budget: still feasible, so the search starts with a good incumbent).
@@ -197,6 +198,9 @@ def _solve_model(
     in exact integer arithmetic.  ``stats["groups"]`` then gives each group's scaled saving
     in the returned design and its scaled base, and an infeasible set of floors raises
     :class:`~networks.errors.InfeasibleError`.
+
+    ``cuts`` (project bit masks): sets of which a design may not hold every project (no-good
+    cuts from a caller that knows more, e.g. what no schedule can have open by a year).
     """
     from ortools.sat.python import cp_model
 
@@ -236,6 +240,10 @@ def _solve_model(
         for j in _bits(inst.excl[i]):
             if j > i:
                 model.AddBoolOr([y[i].Not(), y[j].Not()])
+    for mask in cuts:
+        model.AddBoolOr([y[i].Not() for i in _bits(mask)])
+    if any(hint & mask == mask for mask in cuts):
+        hint = 0
     # A budget or cap at least the cost of every project binds nothing: left out, so a huge
     # value (1e20) cannot overflow the integer scaling.
     total_cost = float(sum(inst.costs))
