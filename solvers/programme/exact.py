@@ -24,7 +24,7 @@ from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_labels
 from solvers.selection.markets import Layer, Markets
 
 #: the share of the time limit spent on tighter per-period caps (:func:`_period_caps`)
-PERIOD_CAP_SHARE = 0.3
+PERIOD_CAP_SHARE = 0.6
 #: without a time limit, seconds for them per period (on average: shared as the time limit is)
 PERIOD_CAP_SECONDS = 10.0
 
