@@ -190,8 +190,10 @@ def _period_caps(setup: _Setup, caps: dict[Any, float], seed: Mapping[str, int],
     too (networks open are nested).  The network ``seed`` (a feasible programme) has open in
     ``t`` starts each design search and is a lower bound for the period: the time left is
     shared by each period's weight times its cap's excess over that network's saving.
-    Returns per period the cap, its status (``OPTIMAL``: the best network, proved) and the
-    cuts made, and the cuts as (period, set) for the programme model.
+    Returns per period the cap, its status (``OPTIMAL``: the starting programme's network
+    reaches the cap, or the cap's design is open by ``t`` in a programme of :func:`_open_by`'s
+    relaxation, so no cut can lower it) and the cuts made, and the cuts as (period, set) for
+    the programme model.
     """
     from solvers.selection.cpsat import _solve_model
 
