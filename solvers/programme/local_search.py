@@ -124,11 +124,12 @@ def improve_order(setup: _Setup, order: list[int], *, deadline: float | None = N
     listed = [k for k in order if not setup.required[k]]
     spare = [k for k in range(n) if k not in order and not setup.required[k]]
     value = _value_fn(setup, valuer)
-    seen: dict[tuple[int, ...], float] = {}
+    index = {pid: k for k, pid in enumerate(setup.ids)}
+    seen: dict[tuple[tuple[int, int], ...], float] = {}
 
     def score(lst: list[int]) -> tuple[float, dict[str, int]]:
         prog = decode(fixed + lst)
-        key = tuple(sorted((setup.ids.index(p), s) for p, s in prog.items()))
+        key = tuple(sorted((index[p], s) for p, s in prog.items()))
         if key not in seen:
             seen[key] = value(prog) if _feasible(setup, prog) else -math.inf
         return seen[key], prog
