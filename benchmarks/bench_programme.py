@@ -5,8 +5,8 @@ appraisal no project's NPV is positive, so the NPV programme is empty and trivia
 a yearly budget of 40 bn CNY, 10, 20 and all catalogue projects (closed under their
 dependencies) and horizons of 5, 10 and 15 years from 2026, each with a time limit and 2 CP-SAT
 workers; the baseline of the ratios is the smallest case, measured in the same run. One case is
-also solved without the saving caps (the valid inequalities of the cumulative budget) to show
-what they do to the bound.
+also solved without the saving caps (per-period bounds from the cumulative budget and the
+schedule, with their cuts) to show what they cost and what they do to the bound.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def run() -> str:
 saving, 2026 prices, 8 %; the final network kept to the end of the appraisal period), yearly
 budget {BUDGET:g} bn CNY, {WORKERS} CP-SAT workers, time limit {TIME_LIMIT:g} s per case (then the best
 programme and its proved gap). Projects: the first N candidates of the catalogue, closed under
-their dependencies. "caps": the valid inequalities from the cumulative budget (on by default).
+their dependencies. "caps": the saving caps (per-period bounds from the cumulative budget and
+the schedule, with their cuts; on by default; a share of the time limit goes to them).
 Ratio: seconds against the first case, same run.
 
 | projects | years | caps | status | value, bn CNY | bound, bn CNY | gap | seconds | ratio | record literals | started |

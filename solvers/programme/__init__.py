@@ -35,11 +35,12 @@ exactly (shortest paths in every layer for each year's network).
 
 What helps CP-SAT (none of it cuts off a programme)
 ---------------------------------------------------
-- Saving caps per period (valid inequalities): the one-shot optimum within the budgets of the
-  years before (``exact._saving_caps``), then the best network any programme can have open in
-  that period, solved as the same model with that period alone weighted (``exact._period_caps``;
-  CP-SAT's proved bound is used, so a cap stopped at its time share is still valid).  The caps
-  weighted by the periods' weights are themselves a bound, reported when CP-SAT's is no better.
+- Saving caps per period (a bound, not rows of the model): the one-shot optimum within the
+  budgets of the years before (``exact._saving_caps``), lowered by a logic-based Benders loop
+  over what no schedule can have open by then (``exact._period_caps``; each design solve's
+  proved bound is used, so a cap stopped at its time share is still valid).  Its cuts (sets
+  that cannot all be open by a year) go into the model; the caps weighted by the periods'
+  weights bound every programme, reported when CP-SAT's bound is no better.
 - The yearly budgets once more as one cumulative constraint (``exact._add_cumulative``).
 - A starting programme (a hint): the better of the one-shot optima's order and greedy's,
   improved by iterated local search over start years (:mod:`solvers.programme.local_search`),
