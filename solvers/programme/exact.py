@@ -404,7 +404,6 @@ def _build(setup: _Setup, floors: Sequence[Any], cuts: Sequence[tuple[Any, int]]
             cache[mask] = lit
             return lit
 
-        period_terms: list[tuple[int, Any]] = []
         group_terms: list[list[tuple[int, Any]]] = [[] for _ in floors]
         for rs, (_, label) in zip(records, labelled):
             ranked = [(round(c * wt * obj_scale), m) for m, c in rs]
@@ -414,11 +413,10 @@ def _build(setup: _Setup, floors: Sequence[Any], cuts: Sequence[tuple[Any, int]]
             slack_units += 1
             mine: list[tuple[int, Any]] = []
             n_records += _add_ordered(model, ranked, avail, mine)
-            period_terms += mine
+            terms += mine
             if t == "after":
                 for g in label or ():
                     group_terms[g] += mine
-        terms += period_terms
         if t == "after":
             for g, (_, base_g, (num, den)) in enumerate(floors):
                 need = -((-num * int(round(base_g * wt * obj_scale))) // den)
