@@ -524,3 +524,40 @@ def test_a_stalled_polish_is_accepted_three_orders_below_the_target_gap():
             value, reached[accept] = ev.ue_value(0, gap=1e-10)
             assert STALL_FLOOR < reached[accept] <= accept and 0 in ev.at_floor
             assert value == pytest.approx(coarse, rel=1e-5)
+
+
+def test_projection_uses_current_path_costs():
+    """One Newton pass of the design engine: a shift off one path lowers the cost of another
+    path sharing its steep link, and the next shift must see that (a stale cost overshoots, and
+    Gauss-Seidel then circles: on Anaheim the polish stalled near a gap of 1e-8).
+
+    Paths A (constant 10), B and C (both over link e, t = 1 + x^4, then a free link each),
+    one unit on B and on C.  After B's shift e costs 1 + (2 - 7/32)^4 = 11.07, so C moves only
+    until e reaches A's cost 10 from above (Newton on a convex cost never passes the root);
+    with B's stale cost 17 it would move 7/22.6 and leave e at 5.7, far below A.
+    """
+    from solvers.dndp import _ue
+
+    fft = np.array([10.0, 1.0, 0.0, 0.0])  # links A, e, f, g
+    b = np.array([0.0, 1.0, 0.0, 0.0])
+    cap = np.ones(4)
+    pw = np.array([4.0, 4.0, 4.0, 4.0])
+    P = np.zeros((1, 3, 2), dtype=np.int64)
+    P[0, 0, 0] = 0
+    P[0, 1, :] = (1, 2)
+    P[0, 2, :] = (1, 3)
+    plen = np.array([[1, 2, 2]], dtype=np.int64)
+    h = np.array([[0.0, 1.0, 1.0]])
+    npath = np.array([3], dtype=np.int64)
+    x = np.array([0.0, 2.0, 1.0, 1.0])
+    cost, deriv = np.empty(4), np.empty(4)
+    for a in range(4):
+        cost[a], deriv[a] = _ue._cost_and_derivative(a, x[a], fft, b, cap, pw, 0.0)
+    _ue._project_od(P, plen, h, npath, 0, x, cost, deriv, fft, b, cap, pw, 0.0, np.empty(3), np.zeros(4, np.int64))
+    assert h.sum() == pytest.approx(2.0, abs=1e-12)
+    assert x[1] == pytest.approx(h[0, 1] + h[0, 2], abs=1e-12)
+    assert h[0, 1] == pytest.approx(1.0 - 7.0 / 32.0, abs=1e-12)  # B: diff 17 - 10 over e's slope 32
+    t_e = 1.0 + x[1] ** 4
+    assert 10.0 <= t_e <= 10.1  # C stopped at A's cost, from above: no overshoot
+    x1 = 2.0 - 7.0 / 32.0  # C's Newton step from e's flow after B's shift, with C's current cost
+    assert x[1] == pytest.approx(x1 - (1.0 + x1**4 - 10.0) / (4.0 * x1**3), abs=1e-12)

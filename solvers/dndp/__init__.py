@@ -44,7 +44,8 @@ every design within ``1e-4`` of it are re-solved to a relative gap of ``verify_g
 a polish also stops once its gap is below 1e-8 and 100 more sweeps no longer halve it, see
 ``_problem.POLISH_CHUNK``) before the winner is declared, so near-ties are settled on tight
 equilibria (designs equal to within 10 times the gap reached, such as one with a project no
-route uses, go to the cheapest);
+route uses, go to the cheapest); the search itself stops ``10 ue_gap`` short of ``opt_gap``
+(at most half of it) so that this re-solve does not push the reported gap over the target;
 the winner's UE TSTT is re-computed by :func:`solvers.assignment.assign` (path-based, cold start) as an
 independent check (``DNDPResult.verified_objective``).
 

@@ -221,16 +221,24 @@ def _project_od(P, plen, h, npath, od, x, cost, deriv, fft, b, cap, pw, mu, pcos
     for k in range(m):
         if k == best or h[od, k] <= 0.0:
             continue
-        diff = pcost[k] - pcost[best]
-        if diff <= 0.0:
-            continue
+        # path k's cost now: earlier shifts in this pass may have moved flow off its links, and a
+        # stale cost overshoots the step (Gauss-Seidel then circles at a gap near 1e-8 on Anaheim)
+        c = 0.0
         s2 = 0.0
         for j in range(plen[od, k]):
             a = P[od, k, j]
+            c += cost[a]
             if mark[a] == 1:
                 mark[a] = 2
             else:
                 s2 += deriv[a]
+        diff = c - pcost[best]
+        if diff <= 0.0:
+            for j in range(plen[od, k]):
+                a = P[od, k, j]
+                if mark[a] == 2:
+                    mark[a] = 1
+            continue
         for j in range(plen[od, best]):
             a = P[od, best, j]
             if mark[a] == 1:
@@ -254,7 +262,7 @@ def _project_od(P, plen, h, npath, od, x, cost, deriv, fft, b, cap, pw, mu, pcos
                 mark[a] = 1
             else:
                 _move(a, -delta, x, cost, deriv, fft, b, cap, pw, mu)
-        # costs moved: refresh the two path costs used by later shifts
+        # costs moved: refresh the cheapest path's cost for the later shifts
         c = 0.0
         for j in range(plen[od, best]):
             c += cost[P[od, best, j]]
