@@ -250,7 +250,10 @@ class _Problem:
 #: path-based equilibrium stalls near 4e-9).  A stalled polish is kept with the gap it reached
 #: when that gap is at most the evaluator's ``accept`` (at least this floor, three orders below
 #: the 1e-5 design gaps it serves; :func:`solvers.dndp.solve_dndp` uses three orders below its
-#: target gap); above it a stall is an error.
+#: target gap); above it a stall is an error.  Until December 2026 a Newton shift used the cost
+#: its path had before the earlier shifts of the same pass, and on A_DNDP_10_5's optimum the
+#: sweeps circled at 8e-9..1.2e-8 (an error at a 1e-5 target); with current costs they go on
+#: down (4.5e-9 after 800 sweeps from the same state), and that polish stops at 6.2e-9.
 STALL_FLOOR = 1e-8
 
 #: A UE solve to a gap below :data:`STALL_FLOOR` (a polish) runs in chunks of this many sweeps,
