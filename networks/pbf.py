@@ -93,6 +93,16 @@ def _zigzag(n):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
+def _span(buf, pos, end):  # noqa: ANN001, ANN202
+    """A length-delimited value's bytes ``(start, stop)`` read from ``pos``; ``(-1, -1)`` when
+    its length does not fit before ``end``."""
+    n, pos = _varint(buf, pos, end)
+    if pos < 0 or n > np.uint64(end - pos):
+        return np.int64(-1), np.int64(-1)
+    return np.int64(pos), np.int64(pos) + np.int64(n)
+
+
+@njit(cache=True)
 def _skip(buf, pos, end, wire):  # noqa: ANN001, ANN202
     """Position after a field's value of wire type ``wire``; -1 when it does not fit."""
     if wire == 0:
@@ -287,11 +297,10 @@ def _block(buf, patterns, bounds, masks):  # noqa: ANN001, ANN202, C901, PLR0912
                         break
                     f, w = np.int64(fkey >> np.uint64(3)), np.int64(fkey & np.uint64(7))
                     if w == 2 and f in (1, 8, 9, 10):
-                        ln, m_pos = _varint(buf, m_pos, m_end)
-                        if m_pos < 0 or ln > np.uint64(m_end - m_pos):
-                            m_pos = -1
+                        span = _span(buf, m_pos, m_end)
+                        m_pos = span[1]
+                        if m_pos < 0:
                             break
-                        span = (m_pos, m_pos + np.int64(ln))
                         if f == 1:
                             ids = span
                         elif f == 8:
@@ -300,7 +309,6 @@ def _block(buf, patterns, bounds, masks):  # noqa: ANN001, ANN202, C901, PLR0912
                             lons = span
                         else:
                             kvs = span
-                        m_pos += np.int64(ln)
                     else:
                         m_pos = _skip(buf, m_pos, m_end, w)
                         if m_pos < 0:
@@ -383,18 +391,16 @@ def _block(buf, patterns, bounds, masks):  # noqa: ANN001, ANN202, C901, PLR0912
                         v, m_pos = _varint(buf, m_pos, m_end)
                         ident = _zigzag(v) if field == 1 else np.int64(v)  # Node.id sint64, Way.id int64
                     elif w == 2 and (f == 2 or f == 3 or (field == 3 and f == 8)):
-                        ln, m_pos = _varint(buf, m_pos, m_end)
-                        if m_pos < 0 or ln > np.uint64(m_end - m_pos):
-                            m_pos = -1
+                        span = _span(buf, m_pos, m_end)
+                        m_pos = span[1]
+                        if m_pos < 0:
                             break
-                        span = (m_pos, m_pos + np.int64(ln))
                         if f == 2:
                             keys = span
                         elif f == 3:
                             vals = span
                         else:
                             refs = span
-                        m_pos += np.int64(ln)
                     elif field == 1 and w == 0 and (f == 8 or f == 9):
                         v, m_pos = _varint(buf, m_pos, m_end)
                         if f == 8:
