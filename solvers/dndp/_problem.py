@@ -31,8 +31,10 @@ class DNDPResult:
     gap : float
         ``(objective - bound) / objective``.
     status : str
-        ``"optimal"`` (gap within ``opt_gap``), ``"time_limit"``, or ``"empty_budget"``
-        (no project fits the budget: the base network is the answer).
+        ``"optimal"`` (gap within ``opt_gap``), ``"time_limit"``, ``"above_target"`` (the search
+        closed the gap on its evaluations, but the final re-solve of the incumbent moved its value
+        and left the gap above ``opt_gap``), or ``"empty_budget"`` (no project fits the budget:
+        the base network is the answer).
     ue_solves, so_solves, master_solves : int
         Equilibrium solves (UE, SO) and CP-SAT master solves (``method="cuts"``).
     seconds : float
