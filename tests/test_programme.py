@@ -86,6 +86,55 @@ def test_programme_equals_brute_force(budget):
         assert exact.savings[year] == pytest.approx(base - evaluate_market_design(layers, projects, markets, ids).objective)
 
 
+def test_programme_says_why_each_project_is_not_started():
+    """Every project left out gets a reason, checked by hand: at a yearly budget of 2.9, ``a``
+    (6 over 2 years) spends 3 a year and ``c`` (5, a quarter then three quarters) 3.75 in its
+    second year; ``b`` (4 over 2 years) would fit but requires ``a``; ``e`` (2 years from 2029)
+    has no start year in 2026-2029; ``d`` (3 in one year) is over the budget too.  At a budget
+    of 9 with a cap of 2 a year on m2, ``d`` is over the cap.  A project left out for its value
+    gets its marginal saving of the final network, equal to the shortest-path evaluation's."""
+    layers, projects, markets = _instance()
+    sched = {**SCHEDULE, "b": ProgrammeProject(duration=2), "e": ProgrammeProject(duration=2, earliest_start=2029)}
+    kw = dict(years=YEARS, schedule=sched, weights=_weights(), weight_after=3000.0)
+    r = solve_programme(layers, projects, markets, yearly_budget=2.9, **kw)
+    assert r.status == "OPTIMAL" and set(r.not_started) == set(sched) - set(r.starts)
+    never = "in a year of its construction, more than {} in every year it could be built"
+    assert r.not_started == {
+        "a": "spends up to 3 " + never.format("the yearly budget (2.9)"),
+        "b": "requires a, which cannot be built",
+        "c": "spends up to 3.75 " + never.format("the yearly budget (2.9)"),
+        "d": "spends up to 3 " + never.format("the yearly budget (2.9)"),
+        "e": "no start year: its 2 construction year(s) and earliest start do not fit 2026-2029",
+    }
+    capped = solve_programme(layers, projects, markets, yearly_budget=9.0, member_caps={"m2": 2.0}, **kw)
+    assert capped.not_started["d"] == "spends up to 3 " + never.format("m2's yearly cap (2)")
+    # with room for everything: what is left out is left out for its value, or for an exclusion
+    wide = solve_programme(layers, projects, markets, yearly_budget=9.0, **kw)
+    final = tuple(wide.starts)
+    base = evaluate_market_design(layers, projects, markets, final).objective
+    assert set(wide.not_started) == set(sched) - set(final) and wide.not_started
+    for pid, why in wide.not_started.items():
+        partner = {"c": "d", "d": "c"}.get(pid)
+        if partner in wide.starts:
+            assert why == f"excludes {partner}, which the programme starts"
+        elif pid == "e":
+            assert why.startswith("no start year")
+        else:
+            gain = base - evaluate_market_design(layers, projects, markets, (*final, pid)).objective
+            assert why == (f"not chosen: it would add {gain:.4g} to the final network's saving, and the programme "
+                           "is worth more without it") if gain > 1e-9 else why == "adds no saving to the final network"
+    # a start cost above anything ``a`` could save: left out for its value, and ``b`` with it
+    pricey = solve_programme(layers, projects, markets, yearly_budget=9.0, start_costs={"a": {y: 1e12 for y in YEARS}},
+                             **{**kw, "schedule": SCHEDULE})
+    final = tuple(pricey.starts)
+    gain = (evaluate_market_design(layers, projects, markets, final).objective
+            - evaluate_market_design(layers, projects, markets, (*final, "a")).objective)
+    assert "a" not in final and gain > 0
+    assert pricey.not_started["a"] == (f"not chosen: it would add {gain:.4g} to the final network's saving, and the "
+                                       "programme is worth more without it")
+    assert pricey.not_started["b"] == "requires a, not started"
+
+
 def test_programme_with_start_costs_and_member_caps_equals_brute_force():
     layers, projects, markets = _instance(5)
     free = brute_force_programme(layers, projects, markets, years=YEARS, schedule=SCHEDULE, yearly_budget=9.0,
@@ -355,6 +404,14 @@ def test_transit_programme_writes_a_proved_schedule(tmp_path, capsys):
     text = (out / "report.md").read_text()
     assert "proved optimal by CP-SAT" in text
     schedule = pd.read_csv(out / "schedule.csv")
+    # every project left out is in the report with its reason (over 3 years, 4-year lines have no start year)
+    import json
+
+    left = json.loads((out / "run.json").read_text())["result"]["not_started"]
+    assert left and set(left).isdisjoint(schedule["project"]) and all(left.values())
+    assert any(why.startswith("no start year: its 4 construction year(s)") for why in left.values())
+    section = text.split("## Not started", 1)[1].split("\n## ", 1)[0]
+    assert all(f"| {pid} | {why} |" in section for pid, why in left.items())
     assert len(schedule) and (schedule["opening"] == schedule["start"] + schedule["construction_years"]).all()
     spending = pd.read_csv(out / "spending.csv").set_index("project")
     charged = spending[spending["budgeted"]].drop(columns="budgeted")

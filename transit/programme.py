@@ -436,8 +436,21 @@ that year (`docs/programme.md`).
 
 {_md_table(years, '{:,.4g}')}
 
+{_not_started_text(run)}
 Files: `schedule.csv`, `spending.csv` (per project and year), `years.csv`, `gantt.png`.
 """
+
+
+def _not_started_text(run: ProgrammeRun) -> str:
+    """The projects left out, each with why (savings in generalized minutes a day)."""
+    reasons = run.result.not_started
+    if not reasons:
+        return ""
+    from transit.reports import _md_table
+
+    table = pd.DataFrame({"project": list(reasons), "why not started": list(reasons.values())})
+    return ("## Not started\n\nEach candidate the programme leaves out, and why (a saving is generalized minutes a "
+            "day of the final network, from the exact records):\n\n" + _md_table(table, "{}") + "\n")
 
 
 def _alliance_report(run: ProgrammeRun, shares: pd.DataFrame, shapley: pd.DataFrame, frontier: pd.DataFrame) -> str:
@@ -519,7 +532,8 @@ def write_programme(run: ProgrammeRun, out_dir: str | Path, *, argv: list[str] |
             "yearly_budget_bn_cny": run.yearly_budget, "objective": run.objective, "member_caps": run.member_caps,
             "config_hash": config_hash(run.model.config), "versions": _versions(),
             "result": {"status": r.status, "objective_bn_cny": r.objective / 1e9, "bound_bn_cny": r.bound / 1e9,
-                       "gap": r.gap, "starts": r.starts, "openings": r.openings, "seconds": r.seconds,
+                       "gap": r.gap, "starts": r.starts, "openings": r.openings, "not_started": r.not_started,
+                       "seconds": r.seconds,
                        "stats": r.stats},
             "timings_s": {k: round(v, 3) for k, v in run.timings.items()},
             "cost_sharing": run.alliance.rule if run.alliance else None,

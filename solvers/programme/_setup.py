@@ -62,6 +62,7 @@ class ProgrammeResult:
     ``objective`` is the exact value of the programme (weights x savings minus start costs);
     ``bound`` an upper bound on every programme's value (CP-SAT's, rounding included);
     ``gap = (bound - objective) / |objective|``; ``status`` ``"OPTIMAL"`` only when proved.
+    ``not_started`` says for each project left out why (:func:`_not_started`).
     """
 
     starts: dict[str, int]
@@ -76,6 +77,7 @@ class ProgrammeResult:
     open_sets: dict[Any, tuple[str, ...]]
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
+    not_started: dict[str, str] = field(default_factory=dict)  # project -> why it is not in the programme
 
     def schedule(self) -> list[dict[str, Any]]:
         """One row per started project: id, start, opening (sorted by start, then id)."""
@@ -310,7 +312,65 @@ def _result(setup: _Setup, chosen: dict[str, int], cache: dict[int, float], *, b
     return ProgrammeResult(starts=chosen, openings={p: s + setup.durations[setup.ids.index(p)] for p, s in chosen.items()},
                            objective=value, bound=bound, gap=gap, status="OPTIMAL" if proved else "FEASIBLE",
                            years=setup.years, spending=spending, savings=savings, open_sets=sets,
-                           seconds=time.perf_counter() - started, stats=stats if stats is not None else {})
+                           seconds=time.perf_counter() - started, stats=stats if stats is not None else {},
+                           not_started=_not_started(setup, chosen))
+
+
+def _unbuildable(setup: _Setup, k: int) -> str:
+    """Why project ``k`` can start in no year on its own (no start year, or a yearly budget or its
+    member's cap exceeded in every year it could be built); ``""`` when some start fits."""
+    if not setup.starts[k]:
+        return (f"no start year: its {setup.durations[k]} construction year(s) and earliest start do not fit "
+                f"{setup.years[0]}-{setup.years[-1]}")
+    if not setup.budgeted[k]:
+        return ""
+    member = setup.problem.inst.projects[k].member
+    caps = setup.member_caps.get(member)
+    worst, limit_of = 0.0, ""
+    for s in setup.starts[k]:
+        over = [(c, y) for y, c in _spend(setup, k, s).items() if c > setup.budgets[y] * (1 + 1e-9) + 1e-9
+                or (caps is not None and c > caps[y] * (1 + 1e-9) + 1e-9)]
+        if not over:
+            return ""
+        c, y = max(over)
+        if c > worst:
+            worst = c
+            limit_of = (f"the yearly budget ({setup.budgets[y]:g})" if c > setup.budgets[y] * (1 + 1e-9) + 1e-9
+                        else f"{member}'s yearly cap ({caps[y]:g})" if caps is not None else "")
+    return f"spends up to {worst:g} in a year of its construction, more than {limit_of} in every year it could be built"
+
+
+def _not_started(setup: _Setup, chosen: Mapping[str, int]) -> dict[str, str]:
+    """For each project the programme does not start, the first reason that applies: it cannot be
+    built (:func:`_unbuildable`), it requires a project that cannot or is not started, it excludes
+    a started project, it adds nothing to the final network's saving, or else the programme is
+    worth more without it (its marginal saving of the final network given, from the exact records;
+    "worth more" is proved when the programme is, else it holds against the programmes searched)."""
+    inst = setup.problem.inst
+    index = {pid: k for k, pid in enumerate(setup.ids)}
+    final = sum(1 << index[p] for p in chosen)
+    out: dict[str, str] = {}
+    for k, pid in enumerate(setup.ids):
+        if pid in chosen:
+            continue
+        reason = _unbuildable(setup, k)
+        if not reason:
+            needs = [setup.ids[j] for j in _bits(inst.closure[k] & ~(1 << k)) if setup.ids[j] not in chosen]
+            blocked = [q for q in needs if _unbuildable(setup, index[q])]
+            excluded = [setup.ids[j] for j in _bits(inst.excl[k]) if setup.ids[j] in chosen]
+            if blocked:
+                reason = f"requires {', '.join(blocked)}, which cannot be built"
+            elif excluded:
+                reason = f"excludes {', '.join(excluded)}, which the programme starts"
+            elif needs:
+                reason = f"requires {', '.join(needs)}, not started"
+            else:
+                gain = setup.sav.objective_by_records(final) - setup.sav.objective_by_records(final | 1 << k)
+                reason = ("adds no saving to the final network" if gain <= 1e-9 * max(1.0, abs(setup.sav.base_objective))
+                          else f"not chosen: it would add {gain:.4g} to the final network's saving, and the programme "
+                          "is worth more without it")
+        out[pid] = reason
+    return out
 
 
 def _feasible(setup: _Setup, starts: Mapping[str, int], tol: float = 1e-9, *, complete: bool = True) -> bool:
