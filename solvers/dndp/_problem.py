@@ -250,12 +250,15 @@ class _Problem:
 #: A UE solve asked for a gap below this floor is a polish (the incumbent's re-solve to
 #: ``verify_gap`` = 1e-10, below what double precision allows on some networks: on Anaheim the
 #: path-based equilibrium stalls near 4e-9).  A stalled polish is kept with the gap it reached
-#: when that gap is at most the evaluator's ``accept`` (at least this floor, three orders below
-#: the 1e-5 design gaps it serves; :func:`solvers.dndp.solve_dndp` uses three orders below its
-#: target gap); above it a stall is an error.  Until December 2026 a Newton shift used the cost
-#: its path had before the earlier shifts of the same pass, and on A_DNDP_10_5's optimum the
-#: sweeps circled at 8e-9..1.2e-8 (an error at a 1e-5 target); with current costs they go on
-#: down (4.5e-9 after 800 sweeps from the same state), and that polish stops at 6.2e-9.
+#: when that gap is at most the evaluator's ``accept`` (at least this floor; :func:`solvers.dndp.
+#: solve_dndp` uses three orders below its target gap, or the search's own ``ue_gap`` when that
+#: is larger: a polished value is then no less accurate than the evaluations the search pruned
+#: with); above it a stall is an error.  Until December 2026 a Newton shift used the cost its
+#: path had before the earlier shifts of the same pass, and on A_DNDP_10_5's optimum the sweeps
+#: circled at 8e-9..1.2e-8 (an error at a 1e-5 target); with current costs they go on down
+#: (4.5e-9 after 800 sweeps from the same state), and that polish stops at 6.2e-9.  Some designs
+#: still stall above 1e-8 (A_DNDP_20_4 at 25 %: 3.0e-8 after 20,000 sweeps, an error at 1e-5
+#: until the ``ue_gap`` rule).
 STALL_FLOOR = 1e-8
 
 #: A UE solve to a gap below :data:`STALL_FLOOR` (a polish) runs in chunks of this many sweeps,
