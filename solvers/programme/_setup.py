@@ -326,17 +326,22 @@ def _unbuildable(setup: _Setup, k: int) -> str:
         return ""
     member = setup.problem.inst.projects[k].member
     caps = setup.member_caps.get(member)
+
+    def limit(c: float, y: int) -> str:  # the limit amount ``c`` in year ``y`` exceeds, or ""
+        if c > setup.budgets[y] * (1 + 1e-9) + 1e-9:
+            return f"the yearly budget ({setup.budgets[y]:g})"
+        if caps is not None and c > caps[y] * (1 + 1e-9) + 1e-9:
+            return f"{member}'s yearly cap ({caps[y]:g})"
+        return ""
+
     worst, limit_of = 0.0, ""
     for s in setup.starts[k]:
-        over = [(c, y) for y, c in _spend(setup, k, s).items() if c > setup.budgets[y] * (1 + 1e-9) + 1e-9
-                or (caps is not None and c > caps[y] * (1 + 1e-9) + 1e-9)]
+        over = [(c, y) for y, c in _spend(setup, k, s).items() if limit(c, y)]
         if not over:
             return ""
         c, y = max(over)
         if c > worst:
-            worst = c
-            limit_of = (f"the yearly budget ({setup.budgets[y]:g})" if c > setup.budgets[y] * (1 + 1e-9) + 1e-9
-                        else f"{member}'s yearly cap ({caps[y]:g})" if caps is not None else "")
+            worst, limit_of = c, limit(c, y)
     return f"spends up to {worst:g} in a year of its construction, more than {limit_of} in every year it could be built"
 
 
@@ -349,14 +354,15 @@ def _not_started(setup: _Setup, chosen: Mapping[str, int]) -> dict[str, str]:
     inst = setup.problem.inst
     index = {pid: k for k, pid in enumerate(setup.ids)}
     final = sum(1 << index[p] for p in chosen)
+    unbuildable = [_unbuildable(setup, k) for k in range(len(setup.ids))]
     out: dict[str, str] = {}
     for k, pid in enumerate(setup.ids):
         if pid in chosen:
             continue
-        reason = _unbuildable(setup, k)
+        reason = unbuildable[k]
         if not reason:
             needs = [setup.ids[j] for j in _bits(inst.closure[k] & ~(1 << k)) if setup.ids[j] not in chosen]
-            blocked = [q for q in needs if _unbuildable(setup, index[q])]
+            blocked = [q for q in needs if unbuildable[index[q]]]
             excluded = [setup.ids[j] for j in _bits(inst.excl[k]) if setup.ids[j] in chosen]
             if blocked:
                 reason = f"requires {', '.join(blocked)}, which cannot be built"
