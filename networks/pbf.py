@@ -113,10 +113,7 @@ def _skip(buf, pos, end, wire):  # noqa: ANN001, ANN202
     if wire == 5:
         return pos + 4 if pos + 4 <= end else -1
     if wire == 2:
-        n, pos = _varint(buf, pos, end)
-        if pos < 0 or n > np.uint64(end - pos):
-            return -1
-        return pos + np.int64(n)
+        return _span(buf, pos, end)[1]
     return -1
 
 
