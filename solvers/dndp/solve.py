@@ -140,6 +140,7 @@ def solve_dndp(
             selected=(), selected_links=[], objective=value, bound=value, gap=0.0, status="empty_budget",
             ue_solves=ev.ue_solves, so_solves=ev.so_solves, master_solves=0, seconds=elapsed(),
             ue_gap_reached=g, base_objective=value, verified_objective=_verify(problem, 0, verify_gap),
+            base_gap_reached=g,
             message=f"budget {budget:g} is below the cheapest project ({cheapest:g}): the empty design is the only one",
         )
     global_floor = -math.inf  # a bound valid for every feasible design (budget-aware MILP)
@@ -204,7 +205,8 @@ def solve_dndp(
     tied = [b for b, (v, _) in tight.items() if v <= best_value * (1 + 10 * accuracy)]
     best_bits = min(tied, key=lambda b: (problem.cost_of(b), tight[b][0], b))
     best_value, best_gap = tight[best_bits]
-    base_tight, _ = ev.ue_value(0, gap=verify_gap) if 0 in ev.ue else (base_value, 0.0)
+    # the base network's value is for information: a stalled polish keeps the gap it reached
+    base_tight, base_gap = ev.ue_value(0, gap=verify_gap, strict=False) if 0 in ev.ue else (base_value, math.nan)
     verified = _verify(problem, best_bits, max(verify_gap, best_gap))  # no further than the polish reached
     lower = min(lower, best_value)
     gap = (best_value - lower) / best_value if best_value > 0 else 0.0
@@ -237,6 +239,7 @@ def solve_dndp(
         verified_objective=verified,
         message=message,
         history=history,
+        base_gap_reached=base_gap,
     )
 
 
