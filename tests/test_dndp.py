@@ -579,6 +579,36 @@ def test_solve_dndp_reports_the_base_network_as_far_as_its_polish_got(monkeypatc
     assert res.base_objective == pytest.approx(reference.base_objective, rel=1e-6)
 
 
+def test_a_polish_stuck_above_its_floor_is_finished_by_the_general_assignment_solver():
+    # the design engine's polish chunks make no progress (each returns its warm start unchanged,
+    # as on Anaheim A_DNDP_20_10's incumbent, stuck at 2.86e-7): the value comes from
+    # solvers.assignment.assign to the target instead, and it is the equilibrium's
+    import numpy as np
+
+    from solvers.assignment import assign
+    from solvers.dndp._problem import POLISH_CHUNK, _Evaluator, _Problem
+
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
+                       requires=(), excludes=(), replaces=None)
+    ev = _Evaluator(problem, ue_gap=1e-6, so_gap=1e-5, accept=1e-8)
+    coarse, coarse_gap = ev.ue_value(0)
+    solve = problem.engine.solve
+
+    def stuck(mask, **kwargs):
+        if kwargs.get("max_iterations") == POLISH_CHUNK:
+            kwargs["max_iterations"] = 0  # a chunk that does nothing
+        return solve(mask, **kwargs)
+
+    problem.engine.solve = stuck
+    value, reached = ev.ue_value(0, gap=1e-10)
+    assert reached <= 1e-9 < coarse_gap and ev.elsewhere == {0}
+    reference = assign(problem.network, problem.engine_demand, algorithm="gp", gap=1e-10,
+                       active=problem.design_mask(0), max_iterations=20000)
+    assert value == pytest.approx(reference.tstt, rel=1e-12)
+    assert value == pytest.approx(coarse, rel=1e-5)
+
+
 def test_projection_uses_current_path_costs():
     """One Newton pass of the design engine: a shift off one path lowers the cost of another
     path sharing its steep link, and the next shift must see that (a stale cost overshoots, and

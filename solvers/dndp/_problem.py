@@ -290,6 +290,7 @@ class _Evaluator:
         self.ue_solves = 0
         self.so_solves = 0
         self.at_floor: set[int] = set()  # designs whose UE stalled below STALL_FLOOR (kept as reached)
+        self.elsewhere: set[int] = set()  # designs whose polish stuck and was finished by assign()
         self.max_sweeps = 20000  # per UE solve
 
     @staticmethod
@@ -348,16 +349,42 @@ class _Evaluator:
             return res, res.iterations
         best = engine.solve(mask, gap=target, warm_start=warm, max_iterations=min(POLISH_CHUNK, self.max_sweeps))
         sweeps = best.iterations
+        tried_elsewhere = not math.isfinite(accept)
         while best.tstt >= 0 and best.gap > target and sweeps < self.max_sweeps:
             more = engine.solve(mask, gap=target, warm_start=best.state,
                                 max_iterations=min(POLISH_CHUNK, self.max_sweeps - sweeps))
             sweeps += max(more.iterations, 1)
-            stalled = more.gap > 0.5 * best.gap and min(more.gap, best.gap) <= accept
+            slow = more.gap > 0.5 * best.gap
+            stalled = slow and min(more.gap, best.gap) <= accept
             if more.gap <= best.gap:
                 best = more
             if stalled:
                 break
+            if slow and not tried_elsewhere:
+                # stuck above accept: the general path-based solver, from scratch (below)
+                tried_elsewhere = True
+                other = self._polish_elsewhere(bits, target, best)
+                if other is not None and other.gap <= max(accept, 10 * target):
+                    self.elsewhere.add(bits)
+                    return other, sweeps
         return best, sweeps
+
+    def _polish_elsewhere(self, bits: int, target: float, best: Any) -> Any:
+        """The design's UE by :func:`solvers.assignment.assign` (gradient projection, cold start) to
+        ``target``, as an engine result that keeps ``best``'s paths for warm starts; ``None`` if it
+        gets no closer than ``best``.  Anaheim A_DNDP_20_10 at 25 %: this engine's polish of the
+        incumbent stuck at 2.86e-7 for 20,000 sweeps (371 s), where ``assign`` reaches 9.6e-11 in
+        2,513 iterations (14 s); the two values agree within 1.4e-7."""
+        from solvers.assignment import assign
+        from solvers.dndp._ue import EquilibriumResult
+
+        res = assign(self.problem.network, self.problem.engine_demand, algorithm="gp", gap=target,
+                     active=self.problem.design_mask(bits), max_iterations=self.max_sweeps)
+        if not math.isfinite(res.tstt) or res.gap >= best.gap:
+            return None
+        return EquilibriumResult(tstt=float(res.tstt), bound=float(res.tstt), gap=float(res.gap),
+                                 iterations=int(res.iterations), state=best.state, flows=np.asarray(res.flows),
+                                 beckmann=float(res.objective))
 
     def so_bound(self, bits: int) -> float:
         """Certified lower bound on SO TSTT of the link set of ``bits`` (``inf`` if unroutable)."""

@@ -220,6 +220,9 @@ def solve_dndp(
     )
     if certified is not None:
         message += "; bound re-checked by CP-SAT" if certified else "; CP-SAT re-check of the bound did not finish"
+    if ev.elsewhere:
+        message += (f"; {len(ev.elsewhere)} polish(es) stuck in the design engine, finished by the general "
+                    "assignment solver")
     return DNDPResult(
         selected=problem.selected(best_bits),
         selected_links=problem.links_of(best_bits),
