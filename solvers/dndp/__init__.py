@@ -42,8 +42,10 @@ this proves optima within 0.1 % where the CPLEX methods of Rey (2020) stop at 2.
 Common to both: evaluations are warm-started from a neighbouring design; the incumbent and
 every design within ``1e-4`` of it are re-solved to a relative gap of ``verify_gap`` (1e-10;
 a polish also stops once 100 more sweeps no longer halve its gap and that gap is at most
-1e-8, three orders below ``opt_gap`` or ``ue_gap``, whichever is largest; above that a stall is
-an error; see ``_problem.STALL_FLOOR`` and ``POLISH_CHUNK``) before the winner is declared, so near-ties are settled on tight
+1e-8, three orders below ``opt_gap`` or ``ue_gap``, whichever is largest; a polish stuck
+above that is finished by :func:`solvers.assignment.assign` from scratch, and only if that too
+fails is it an error; see ``_problem.STALL_FLOOR`` and ``POLISH_CHUNK``; the base network's value,
+reported for information, keeps the gap its polish reaches) before the winner is declared, so near-ties are settled on tight
 equilibria (designs equal to within 10 times the gap reached, such as one with a project no
 route uses, go to the cheapest); the search itself stops ``10 ue_gap`` short of ``opt_gap``
 (at most half of it) so that this re-solve does not push the reported gap over the target;
