@@ -228,19 +228,6 @@ def test_period_caps_are_the_best_network_open_per_period_and_the_cuts_hold(seed
         tighter += caps[t] < pooled[t] - 1e-6 * max(1.0, pooled[t])
     if budget == 3.0:  # project c spends 3.75 in its second year: the pooled budgets allow it, no year does
         assert tighter > 0 and cuts
-    # a period proved by a schedule comes with it: a feasible programme whose network open in that
-    # period is the period's best
-    index = {pid: k for k, pid in enumerate(setup.ids)}
-    with_programme = 0
-    for t, r in report.items():
-        if "programme" in r:
-            prog = r["programme"]
-            assert _feasible(setup, prog)
-            open_mask = sum(1 << index[pid] for pid, s in prog.items()
-                            if t == "after" or s + setup.durations[index[pid]] <= t)
-            assert valuer.saving(open_mask) == pytest.approx(best[t], rel=1e-6, abs=1e-6)
-            with_programme += 1
-    assert with_programme > 0
 
 
 @pytest.mark.parametrize("seed,budget,caps", [(11, 3.0, False), (11, 5.0, False), (5, 9.0, True), (3, 5.0, False),

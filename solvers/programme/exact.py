@@ -142,14 +142,12 @@ def _add_cumulative(model: Any, setup: _Setup, x: list[dict[int, Any]], up: Call
         model.AddCumulative(intervals, demands, capacity)
 
 
-def _open_by(setup: _Setup, t: Any, must: int, limit: float, workers: int) -> tuple[str, dict[str, int] | None]:
+def _open_by(setup: _Setup, t: Any, must: int, limit: float, workers: int) -> str:
     """Can a programme have every project of ``must`` open in period ``t``?  CP-SAT's status
     for a relaxation of the programme model (``OPTIMAL``: yes, ``INFEASIBLE``: no programme
-    can, else undecided within ``limit`` seconds), and for ``OPTIMAL`` the starts it found.
-    Only starts opening by ``t`` are kept, for ``must``, what it requires, and the required
-    projects that open by ``t`` whatever their start; every other project is left out (and with
-    it its spending: a relaxation, so the starts are a programme only if they leave out no
-    required project)."""
+    can, else undecided within ``limit`` seconds).  Only starts opening by ``t`` are kept, for
+    ``must``, what it requires, and the required projects that open by ``t`` whatever their
+    start; every other project is left out (and with it its spending: a relaxation)."""
     from ortools.sat.python import cp_model
 
     inst = setup.problem.inst
@@ -166,16 +164,13 @@ def _open_by(setup: _Setup, t: Any, must: int, limit: float, workers: int) -> tu
     one.after = 0.0
     one.start_costs = [{s: 0.0 for s in row} for row in one.starts]
     if any(req and not row for req, row in zip(one.required, one.starts)):
-        return "INFEASIBLE", None
+        return "INFEASIBLE"
     built = _build(one, ())
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = _SEED
     solver.parameters.max_time_in_seconds = max(0.01, limit)
-    status = solver.StatusName(solve_interruptibly(solver, built.model))
-    if status != "OPTIMAL":
-        return status, None
-    return status, {setup.ids[k]: s for k, row in enumerate(built.x) for s, v in row.items() if solver.BooleanValue(v)}
+    return solver.StatusName(solve_interruptibly(solver, built.model))
 
 
 def _period_caps(setup: _Setup, caps: dict[Any, float], seed: Mapping[str, int], deadline: float | None,
@@ -197,10 +192,8 @@ def _period_caps(setup: _Setup, caps: dict[Any, float], seed: Mapping[str, int],
     shared by each period's weight times its cap's excess over that network's saving.
     Returns per period the cap, its status (``OPTIMAL``: the starting programme's network
     reaches the cap, or the cap's design is open by ``t`` in a programme of :func:`_open_by`'s
-    relaxation, so no cut can lower it) and the cuts made, with, when that programme leaves out no
-    required project, the programme itself (``"programme"``: starts that have the period's best
-    network open then; :func:`solve_programme` starts a local search from them); and the cuts as
-    (period, set) for the programme model.
+    relaxation, so no cut can lower it) and the cuts made, and the cuts as (period, set) for
+    the programme model.
     """
     from solvers.selection.cpsat import _solve_model
 
@@ -220,7 +213,6 @@ def _period_caps(setup: _Setup, caps: dict[Any, float], seed: Mapping[str, int],
     if deadline is None:
         deadline = time.perf_counter() + PERIOD_CAP_SECONDS * len(periods)
     report: dict[Any, dict[str, Any]] = {}
-    reached: dict[Any, dict[str, int]] = {}  # programmes that have a period's best network open then
     cuts: list[tuple[Any, int]] = []
     later = math.inf
     for i, t in enumerate(reversed(periods)):
@@ -249,25 +241,21 @@ def _period_caps(setup: _Setup, caps: dict[Any, float], seed: Mapping[str, int],
                 break
             design = inst.mask_of(r.selected)
             left = stop - time.perf_counter()
-            got, programme = _open_by(setup, t, design, left, workers)
+            got = _open_by(setup, t, design, left, workers)
             if got == "OPTIMAL":
                 status = "OPTIMAL"
-                if programme is not None and _feasible(setup, programme):
-                    reached[t] = programme
                 break
             if got != "INFEASIBLE":
                 break
             core = design
             for k in sorted(_bits(design), key=lambda k: (inst.costs[k], k)):
                 trial = core & ~(1 << k)
-                if trial and _open_by(setup, t, trial, stop - time.perf_counter(), workers)[0] == "INFEASIBLE":
+                if trial and _open_by(setup, t, trial, stop - time.perf_counter(), workers) == "INFEASIBLE":
                     core = trial
             cuts.append((t, core))
             made += 1
         later = caps[t]
         report[t] = {"cap": caps[t], "status": status, "cuts": made, "seconds": time.perf_counter() - began}
-        if t in reached:
-            report[t]["programme"] = reached[t]
     return report, cuts
 
 
@@ -528,19 +516,6 @@ def solve_programme(
         period_caps, period_cuts = _period_caps(setup, caps_by_period,
                                                 seed if math.isfinite(seed_values[seed_name]) else {},
                                                 cap_deadline, workers)
-        # programmes that have some year's best network open then: local search from them too (at
-        # most a tenth of the time left).  Measured on the full catalogue, all free: from the one
-        # that reaches 2039's best network, 17.416 bn CNY against the first local search's 17.374
-        reached = [r["programme"] for _, r in sorted(period_caps.items(), key=lambda kv: str(kv[0]))
-                   if "programme" in r]
-        if reached and not floors and math.isfinite(seed_values[seed_name]):
-            ls_deadline = (None if deadline is None
-                           else time.perf_counter() + 0.1 * max(0.0, deadline - time.perf_counter()))
-            better, _ = search_programme(setup, [seed, *reached], seed=_SEED, deadline=ls_deadline)
-            value = _value_by_records(setup, better) if _feasible(setup, better) else -math.inf
-            if value > seed_values[seed_name]:
-                seed_name = "local search from the years' best networks"
-                seeds[seed_name], seed_values[seed_name], seed = better, value, better
     built = _build(setup, floors, period_cuts)
     model, x, terms, obj_scale, slack, top = built.model, built.x, built.terms, built.obj_scale, built.slack, built.top
     n_records, scale, exact = built.n_records, built.scale, built.exact
