@@ -24,6 +24,15 @@ def _sf(k: int, size: int = 10):
     return inst, trips
 
 
+def _empty_budget_problem():
+    """SF_DNDP_10_1 with every cost 0 and no budget: an evaluator's playground for the polish tests."""
+    from solvers.dndp._problem import _Problem
+
+    inst, trips = _sf(1)
+    return _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
+                    requires=(), excludes=(), replaces=None)
+
+
 def _write_instance(tmp_path: Path, source: Path, edit) -> Path:
     lines = [line for line in source.read_text().splitlines() if line.strip()]
     out = tmp_path / "edited.txt"
@@ -431,15 +440,11 @@ def test_a_polish_below_double_precision_keeps_the_value_it_reached(monkeypatch)
     """The incumbent's re-solve to 1e-10 can meet the floating-point floor (Anaheim: a stall at
     4e-9).  Below STALL_FLOOR the value stands with the gap reached, and it is not re-solved on the
     next call; above it a stall is still an error."""
-    import numpy as np
-
     from networks.errors import SolverError
     from solvers.dndp import _problem
-    from solvers.dndp._problem import STALL_FLOOR, _Evaluator, _Problem
+    from solvers.dndp._problem import STALL_FLOOR, _Evaluator
 
-    inst, trips = _sf(1)
-    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
-                       requires=(), excludes=(), replaces=None)
+    problem = _empty_budget_problem()
     ev = _Evaluator(problem, ue_gap=1e-7, so_gap=1e-5)
     coarse, _ = ev.ue_value(0)
     ev.max_sweeps = 160  # sweeps that cannot reach an unreachable gap: a stall (at about 7e-11), below the floor
@@ -477,13 +482,9 @@ def test_greedy_incumbent_leaves_the_tree_search_its_share_of_the_time_limit():
 def test_a_stalled_polish_stops_when_a_chunk_no_longer_halves_the_gap():
     # SF, a gap no solve can reach: the polish meets the floor and stops after a few chunks, not
     # after its 20,000 sweeps (on Anaheim those took about 10 minutes)
-    import numpy as np
+    from solvers.dndp._problem import POLISH_CHUNK, STALL_FLOOR, _Evaluator
 
-    from solvers.dndp._problem import POLISH_CHUNK, STALL_FLOOR, _Evaluator, _Problem
-
-    inst, trips = _sf(1)
-    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
-                       requires=(), excludes=(), replaces=None)
+    problem = _empty_budget_problem()
     ev = _Evaluator(problem, ue_gap=1e-7, so_gap=1e-5)
     coarse, _ = ev.ue_value(0)
     sweeps = []
@@ -505,14 +506,10 @@ def test_a_stalled_polish_is_accepted_three_orders_below_the_target_gap():
     # a polish cut short above STALL_FLOOR: an error for an evaluator serving 1e-5 gaps (the
     # default floor), a value that stands for one serving 0.1 % (solve_dndp passes 1e-3 x opt_gap,
     # or its ue_gap when larger)
-    import numpy as np
-
     from networks.errors import SolverError
-    from solvers.dndp._problem import STALL_FLOOR, _Evaluator, _Problem
+    from solvers.dndp._problem import STALL_FLOOR, _Evaluator
 
-    inst, trips = _sf(1)
-    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
-                       requires=(), excludes=(), replaces=None)
+    problem = _empty_budget_problem()
     reached = {}
     for accept in (STALL_FLOOR, 1e-6):
         ev = _Evaluator(problem, ue_gap=1e-6, so_gap=1e-5, accept=accept)
@@ -531,14 +528,10 @@ def test_a_value_for_information_keeps_a_stalled_polish_instead_of_raising():
     # strict=False (the base network's value, which bounds nothing): a polish cut short far above
     # its floor returns the value and the gap it reached; it is not taken as final (not at the
     # floor), so a later strict request solves again, and raises as before
-    import numpy as np
-
     from networks.errors import SolverError
-    from solvers.dndp._problem import _Evaluator, _Problem
+    from solvers.dndp._problem import _Evaluator
 
-    inst, trips = _sf(1)
-    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
-                       requires=(), excludes=(), replaces=None)
+    problem = _empty_budget_problem()
     ev = _Evaluator(problem, ue_gap=1e-4, so_gap=1e-5)
     coarse, coarse_gap = ev.ue_value(0)
     ev.max_sweeps = 1
@@ -583,14 +576,10 @@ def test_a_polish_stuck_above_its_floor_is_finished_by_the_general_assignment_so
     # the design engine's polish chunks make no progress (each returns its warm start unchanged,
     # as on Anaheim A_DNDP_20_10's incumbent, stuck at 2.86e-7): the value comes from
     # solvers.assignment.assign to the target instead, and it is the equilibrium's
-    import numpy as np
-
     from solvers.assignment import assign
-    from solvers.dndp._problem import POLISH_CHUNK, _Evaluator, _Problem
+    from solvers.dndp._problem import POLISH_CHUNK, _Evaluator
 
-    inst, trips = _sf(1)
-    problem = _Problem(inst.network, trips, inst.candidates, np.zeros(len(inst.candidates)), budget=0.0,
-                       requires=(), excludes=(), replaces=None)
+    problem = _empty_budget_problem()
     ev = _Evaluator(problem, ue_gap=1e-6, so_gap=1e-5, accept=1e-8)
     coarse, coarse_gap = ev.ue_value(0)
     solve = problem.engine.solve

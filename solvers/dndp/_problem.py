@@ -326,10 +326,11 @@ class _Evaluator:
         self.ue_solves += 1
         value = math.inf if res.tstt < 0 else res.tstt
         if value < math.inf and res.gap > target * 10:
+            if not strict and hit is not None and hit[1] <= res.gap:
+                return hit[0], hit[1]  # the earlier solve got closer: kept
             if not strict:
-                if hit is None or res.gap < hit[1]:
-                    self.ue[bits] = (value, res.gap, res.state)
-                return (value, res.gap) if hit is None or res.gap < hit[1] else (hit[0], hit[1])
+                self.ue[bits] = (value, res.gap, res.state)
+                return value, res.gap
             if res.gap > self.accept:
                 raise SolverError(f"UE solve stalled at relative gap {res.gap:.2e} (target {target:.0e}) "
                                   f"after {sweeps} sweeps")
