@@ -175,6 +175,40 @@ def test_branch_and_bound_with_chained_requirements_equals_brute_force(fraction)
         assert min(brute.values.values()) >= res.bound * (1 - 1e-9)
 
 
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.9])
+@pytest.mark.parametrize("omit", [False, True])
+def test_search_tree_reaches_every_feasible_design_once(fraction, omit, monkeypatch):
+    # the tree alone (no equilibria): each feasible design is the own design of exactly one node,
+    # whether nodes that overrun the budget split by the first candidate left out or not
+    import solvers.dndp.branch_and_bound as bb
+    from solvers.dndp._problem import _Problem
+
+    monkeypatch.setattr(bb, "OMIT_BRANCHING", omit)
+    inst, trips = _sf(4)
+    requires, excludes = [(0, 3), (3, 9), (5, 2), (7, 8), (8, 1)], [(1, 6), (4, 9)]
+    problem = _Problem(inst.network, trips, inst.candidates, inst.costs, budget=inst.budget(fraction),
+                       requires=requires, excludes=excludes, replaces=None)
+    search = bb._Search(problem, ue_gap=1e-7, so_gap=1e-5, opt_gap=1e-3, elapsed=lambda: 0.0, deadline=None)
+    search.order = [3, 7, 0, 9, 1, 5, 2, 8, 4, 6]  # requirements point both ways in this order
+    search.rank = {i: q for q, i in enumerate(search.order)}
+    reached: list[int] = []
+    splits = 0
+    stack = [bb._Node(0.0, 0, 0, 0, 0)]
+    while stack:
+        node = stack.pop()
+        qs = search.candidates_after(node.bits, node.pos, node.spent)
+        if search.overruns(node, qs):
+            splits += 1
+        elif problem.feasible(node.bits):
+            reached.append(node.bits)
+        for bits, pos, spent in search.children(node, qs):
+            assert spent == problem.cost_of(bits) <= problem.int_budget
+            stack.append(bb._Node(0.0, 0, bits, pos, spent))
+    feasible = [b for b in range(1 << problem.n) if problem.feasible(b)]
+    assert sorted(reached) == feasible
+    assert (splits > 0) == omit
+
+
 def test_branch_and_bound_with_heuristics_equals_brute_force_on_twelve_candidates():
     # twelve candidates of a 20-candidate instance (six two-way links), greedy + swaps forced on
     inst, trips = _sf(2, size=20)
@@ -208,6 +242,40 @@ def test_certificate_check_finds_an_uncovered_design():
     assert _certify(problem, [(full, 200.0)], evaluated, 100.0, time_limit=10, seed=0)[0] == "INFEASIBLE"
     # ... but not when its bound is below the level to certify
     assert _certify(problem, [(full, 50.0)], evaluated, 100.0, time_limit=10, seed=0)[0] != "INFEASIBLE"
+    # a cut that holds only for designs containing candidate 4 leaves the others uncovered
+    status, found = _certify(problem, [(full, 200.0, 0b10000)], evaluated, 100.0, time_limit=10, seed=0)
+    assert status in ("FEASIBLE", "OPTIMAL") and not found >> 4 & 1
+    assert _certify(problem, [(full, 200.0, 0b10000), (full & ~0b10000, 200.0)], evaluated, 100.0,
+                    time_limit=10, seed=0)[0] == "INFEASIBLE"
+
+
+@pytest.mark.parametrize("held, free", [(0b0111011101, 0b10), (0b0111111110, 0b1)])
+def test_value_function_bound_is_below_every_design_it_covers_and_above_the_system_optimum(held, free, monkeypatch):
+    # designs holding `held` within `held | free`: brute force against the bound of the subtree
+    import solvers.dndp.branch_and_bound as bb
+    from solvers.dndp._problem import _Problem
+
+    monkeypatch.setattr(bb, "VALUE_BOUND_TRIES", 6)  # solves run to their gap but the last
+
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, inst.costs, budget=float(np.sum(inst.costs)),
+                       requires=(), excludes=(), replaces=None)
+    search = bb._Search(problem, ue_gap=1e-9, so_gap=1e-9, opt_gap=1e-3, elapsed=lambda: 0.0, deadline=None)
+    links = held | free
+    ue = {}
+    for sub in range(1 << problem.n):
+        if sub & links == sub and sub & held == held:
+            res = problem.engine.solve(problem.design_mask(sub), gap=1e-10, max_iterations=20000)
+            ue[sub] = res.tstt
+    so = problem.engine.solve(problem.bound_mask(links), system_optimal=True, gap=1e-9, max_iterations=20000)
+    search.incumbent = 2.0 * max(ue.values())  # a threshold no bound reaches: each solve runs to its gap
+    assert search.value_test(held, links, so.state, so.beckmann) == -math.inf  # no equilibrium of `held` yet
+    search.ue_value(held, None)
+    bound = search.value_test(held, links, so.state, so.beckmann)
+    assert len(ue) == 1 << bin(free).count("1")
+    assert bound <= min(ue.values()) * (1 + 1e-9)
+    assert bound > so.bound + 0.25 * (min(ue.values()) - so.bound)  # it closes part of the UE-SO gap
+    assert search.cuts[-1][2] == held
 
 
 def test_weighted_equilibrium_bounds_and_pruning_stops():

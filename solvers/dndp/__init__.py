@@ -18,7 +18,10 @@ objective of an approximate flow.
 set-enumeration tree of the projects, in the spirit of LeBlanc (1975) and Rey (2020)'s SOBB.
 A node is a design ``S`` with the projects that could still join it (within the remaining
 budget, not excluded, requirements reachable); the SO of ``S`` plus all of them bounds the
-subtree, and because the budget shrinks down the tree those sets shrink fast.  SO solves are
+subtree, and because the budget shrinks down the tree those sets shrink fast.  Where the
+budget binds, a node is split by the first free project left out rather than the next one
+added; near the leaves, a value-function bound (the UE condition as a Beckmann constraint,
+Wang, Meng and Yang 2013) tightens the SO bound of subtrees that must contain ``S``.  SO solves are
 pruning tests that stop as soon as the threshold is decided.  Above 12 candidates a greedy
 design improved by swaps is the first incumbent (with a time limit, in at most a quarter of
 it: the tree search, the only part that moves the bound, gets the rest).  On the 20-candidate Sioux Falls instances

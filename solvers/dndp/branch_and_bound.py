@@ -14,6 +14,25 @@ The design ``S`` itself is first tested against its own SO bound and gets a UE s
 if that test does not rule it out.  Because the budget shrinks down the tree, ``F`` shrinks
 quickly and the bounds tighten.
 
+Two refinements for large budgets, where the SO bound (about 3 % under the UE TSTT on Sioux
+Falls) leaves most of the tree open:
+
+- Splitting by omission: when ``S`` and all of ``F`` overrun the budget, every feasible design
+  below leaves out some candidate of ``F``, and the children are split by the first one left
+  out (child ``j`` holds the candidates of ``F`` before ``j``, not ``j``, any after it) instead
+  of by the next one added.  Each child's link set loses a candidate at once.
+- Value-function bound (nodes with at most :data:`VALUE_BOUND_FREE` free candidates): every
+  design ``y`` of the subtree contains ``S``, so the minimum Beckmann objective of its network
+  is at most ``v``, the Beckmann objective of ``S``'s equilibrium flows; its UE flows are flows
+  on ``L`` with a Beckmann objective at most ``v``.  The minimum TSTT over such flows bounds the
+  subtree, and its Lagrangian with weight ``mu`` on TSTT, ``(min [mu TSTT + (1 - mu) B] - (1 -
+  mu) v) / mu``, is certified by the weighted solve's Frank-Wolfe bound (``mu = 1`` is the SO
+  bound; at a leaf, as ``mu`` falls, it tends to the UE TSTT itself).  The constraint is the
+  "UE-reduction" of Wang, Meng and Yang (2013, Transportation Research Part B 50, 42-60: the
+  Beckmann objective added to the constraints of the SO relaxation), with the minimum it is
+  held to replaced by the value of ``S`` so that one convex solve bounds a whole subtree.
+  Its cuts hold only for designs that contain ``S``: ``(link set, bound, S)``.
+
 Pruning tests stop as soon as the answer is known: an SO solve ends when its certified
 bound reaches the threshold (prune) or when the SO objective of its flows falls below it
 (cannot prune); only the equilibria that can change the incumbent are solved tightly.
@@ -23,7 +42,7 @@ open bound is a valid global lower bound at any time (the anytime gap).  Warm st
 from the parent's solutions, which each queued node keeps (beyond ``_WARM_NODES`` open nodes,
 from the latest solution instead, to bound memory).
 
-Every SO bound computed is kept as a cut ``(link set, bound)``; :func:`solvers.dndp._certify`
+Every bound computed is kept as a cut ``(link set, bound[, S])``; :func:`solvers.dndp._certify`
 has CP-SAT confirm that they and the evaluated designs cover every feasible design.
 """
 
@@ -51,6 +70,25 @@ _WARM_NODES = 20000
 #: took the whole 600 s (173-215 UE solves) and the search never left the root.
 HEURISTIC_SHARE = 0.25
 
+#: Split a node by the first candidate left out when its free candidates overrun the budget.
+OMIT_BRANCHING = True
+
+#: Nodes with at most this many free candidates that the SO bound cannot prune get the
+#: value-function bound (module docstring); 0 turns it off.
+VALUE_BOUND_FREE = 3
+
+#: Weighted solves per value-function bound (a bisection on the weight), and the relative gap each
+#: is solved to unless it prunes first (the last also stops once it cannot prune).  One, with
+#: the weight from :data:`_VALUE_BOUND_MU`, measured best: on SF_DNDP_20_5 at 50 % three solves
+#: (each but the last to the gap) and solving ``S``'s equilibrium when the search has not made the
+#: search slower than without the bound (time limit at 0.42 % against proved in 438 s).
+VALUE_BOUND_TRIES = 1
+VALUE_BOUND_GAP = 1e-4
+
+#: Weight ``mu`` of TSTT in the first weighted solve of the value-function bound, by the number
+#: of free candidates (fewer free candidates: the UE condition binds harder, a smaller weight).
+_VALUE_BOUND_MU = {1: 0.05, 2: 0.1, 3: 0.3, 4: 0.4, 5: 0.6}
+
 
 @dataclass
 class BBOutcome:
@@ -65,7 +103,7 @@ class BBOutcome:
     so_solves: int
     ue_values: dict[int, float] = field(default_factory=dict)
     history: list[tuple[float, float, float]] = field(default_factory=list)
-    cuts: list[tuple[int, float]] = field(default_factory=list)
+    cuts: list[tuple[int, float] | tuple[int, float, int]] = field(default_factory=list)
 
 
 @dataclass(order=True)
@@ -90,13 +128,17 @@ class _Search:
         self.deadline = deadline
         self.ue: dict[int, float] = {}
         self.ue_state: dict[int, PackedState] = {}
+        self.beckmann: dict[int, float] = {}  # Beckmann objective of evaluated flows: >= the design's minimum
+        self.closing = sum(1 << i for i in range(problem.n) if len(problem.closes[i]))
         self.ue_solves = 0
         self.so_solves = 0
         self.incumbent = math.inf
         self.inc_bits = 0
         self.pruned_floor = math.inf  # smallest certified bound among pruned subtrees and designs
-        self.cuts: list[tuple[int, float]] = []  # (link set as project bits, certified SO bound)
+        # (link set as project bits, certified bound[, project bits every design under it holds])
+        self.cuts: list[tuple[int, float] | tuple[int, float, int]] = []
         self.last_so: PackedState | None = None
+        self.so_beckmann = math.inf  # Beckmann objective of the latest SO test's flows
         self.last_ue: PackedState | None = None
         self.history: list[tuple[float, float, float]] = []  # (seconds, incumbent, open bound)
         self.lower_hint = -math.inf  # smallest open bound, for the history
@@ -128,6 +170,8 @@ class _Search:
             raise SolverError(f"UE solve stalled at relative gap {res.gap:.2e} (target {self.ue_gap:.0e}) "
                               f"after {res.iterations} sweeps")
         self.ue[bits] = value
+        if value < math.inf:
+            self.beckmann[bits] = res.beckmann
         if value < math.inf and value <= self.incumbent * (1.0 + 1e-4):
             self.ue_state[bits] = res.state
         if value < self.incumbent:
@@ -147,7 +191,61 @@ class _Search:
         if res.gap >= 1.0:
             raise SolverError(f"SO solve could not assign all demand (path sets full) after {res.iterations} sweeps")
         self.cuts.append((bits, res.bound))
+        self.so_beckmann = res.beckmann
         return res.bound, res.state
+
+    def value_test(self, bits: int, links: int, warm: PackedState | None, so_beckmann: float = math.inf) -> float:
+        """Certified value-function bound of the designs that hold ``bits`` within ``links``.
+
+        Every such design ``y`` has a network that contains ``bits``'s, so the minimum
+        Beckmann objective of its flows is at most ``v``, the Beckmann objective of any flow
+        that routes the demand on ``bits`` alone (here its equilibrium's).
+        Its UE flows route the demand on the links of ``links`` with Beckmann objective at most
+        ``v``: ``min TSTT(x)`` over such flows bounds its UE TSTT, and for every weight ``mu`` in
+        (0, 1] the Lagrangian ``(min over x of [mu TSTT + (1 - mu) B](x) - (1 - mu) v) / mu``
+        bounds that (``mu = 1`` is the SO bound).  The weighted minimum's certified lower bound
+        is used, so the result is a bound however far the solve got.  Returns ``-inf`` when it
+        does not apply: a free candidate replaces a link (its network does not contain
+        ``bits``'s), the search has no equilibrium of ``bits`` (it solves one when ``bits`` is
+        feasible and its own SO bound does not rule it out; solving one here only for this
+        bound costs more than it prunes), or the SO flows of ``links`` (their Beckmann
+        objective ``so_beckmann``) already meet the constraint, so that no weight below 1
+        improves on the SO bound.
+        """
+        p = self.p
+        thr = self.threshold()
+        if links & self.closing & ~bits or not math.isfinite(thr):
+            return -math.inf
+        v = self.beckmann.get(bits)
+        if v is None or so_beckmann <= v:
+            return -math.inf
+        free = bin(links & ~bits).count("1")
+        mu = _VALUE_BOUND_MU.get(free, 0.8)
+        # the Lagrangian is concave in the multiplier (1 - mu) / mu of the Beckmann constraint, whose
+        # slope is B(x) - v at the weighted minimum x: bisect on mu with that sign, keep the best bound
+        lo, hi = 0.0, 1.0
+        best = -math.inf
+        for k in range(VALUE_BOUND_TRIES):
+            level = mu * thr + (1.0 - mu) * v
+            # the last solve also stops once it cannot prune; earlier ones need their flows' B for the next mu
+            last = k == VALUE_BOUND_TRIES - 1
+            res = p.engine.solve(p.bound_mask(links), mu=mu, gap=VALUE_BOUND_GAP, warm_start=warm,
+                                 max_iterations=20000, stop_above=level, stop_below=level if last else -math.inf)
+            self.so_solves += 1
+            if res.tstt < 0 or res.gap >= 1.0:
+                return best
+            bound = (res.bound - (1.0 - mu) * v) / mu
+            if bound > best:
+                best = bound
+                self.cuts.append((links, bound, bits))
+            if best >= thr:
+                break
+            if res.beckmann > v:
+                hi = mu  # the constraint is broken: more weight on it
+            else:
+                lo = mu
+            mu, warm = 0.5 * (lo + hi), res.state
+        return best
 
     # -- tree ------------------------------------------------------------------------------
     def candidates_after(self, bits: int, pos: int, spent: int) -> list[int]:
@@ -169,6 +267,45 @@ class _Search:
             if self.dead(self.req_mask[i] & ~bits, pos):
                 continue
             out.append(q)
+        return out
+
+    def overruns(self, node: _Node, qs: list[int]) -> bool:
+        """Whether ``node.bits`` and all its free candidates ``qs`` exceed the budget (split by omission)."""
+        return OMIT_BRANCHING and node.spent + sum(int(self.p.int_costs[self.order[q]]) for q in qs) > self.p.int_budget
+
+    def children(self, node: _Node, qs: list[int]) -> list[tuple[int, int, int]]:
+        """The child subtrees ``(bits, pos, spent)`` that partition ``node``'s subtree (without ``node.bits`` itself).
+
+        When ``node.bits`` plus all of its free candidates fit the budget, the children add
+        one free candidate each (the set-enumeration tree).  When they do not, every feasible
+        design below leaves out at least one of them, and the children are split by the first
+        candidate left out instead: child ``j`` holds every free candidate before ``j``, not
+        ``j``, and any of those after it.  Those children's link sets lose ``j`` at once and
+        their budget room shrinks fast, so their bounds rise where adding one candidate at a
+        time leaves the bound where it was (the budget is what binds at large budgets).
+        """
+        p = self.p
+        out = []
+        costs = [int(p.int_costs[self.order[q]]) for q in qs]
+        if not self.overruns(node, qs):
+            for q, c in zip(qs, costs):
+                child = node.bits | 1 << self.order[q]
+                if self.dead(self.missing_requirements(child), q + 1):
+                    continue  # a requirement can no longer be added below this child
+                out.append((child, q + 1, node.spent + c))
+            return out
+        bits, spent, excluded = node.bits, node.spent, 0
+        for i in p.selected(bits):
+            excluded |= self.excl_mask[i]
+        for q, c in zip(qs, costs):
+            if not self.dead(self.missing_requirements(bits), q + 1):
+                out.append((bits, q + 1, spent))  # q is the first candidate left out
+            i = self.order[q]
+            spent += c
+            if spent > p.int_budget or excluded >> i & 1:
+                break  # every later child would hold this prefix: over the budget, or an exclusion
+            bits |= 1 << i
+            excluded |= self.excl_mask[i]
         return out
 
     def dead(self, missing: int, pos: int) -> bool:
@@ -208,15 +345,18 @@ class _Search:
             free = sum(1 << self.order[q] for q in qs)
             key = node.key
             so_state = node.so_warm
+            so_beckmann = math.inf
             if free:
                 bound, so_state = self.so_test(node.bits | free, node.so_warm)
+                so_beckmann = self.so_beckmann
                 self.last_so = so_state or self.last_so
                 if bound >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, bound)
                     continue
                 key = max(key, bound)
             ue_state = node.ue_warm
-            if p.feasible(node.bits) and node.bits not in self.ue:
+            # when splitting by the first candidate left out, the first child has node.bits as its own design
+            if not self.overruns(node, qs) and p.feasible(node.bits) and node.bits not in self.ue:
                 own, own_state = self.so_test(node.bits, so_state)
                 if own >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, own)
@@ -225,13 +365,15 @@ class _Search:
                     self.last_ue = ue_state or self.last_ue
                 if not free:
                     continue
-            for q in qs:
-                i = self.order[q]
-                child = node.bits | 1 << i
-                if self.dead(self.missing_requirements(child), q + 1):
-                    continue  # a requirement can no longer be added below this child
+            if 0 < len(qs) <= VALUE_BOUND_FREE:
+                bound = self.value_test(node.bits, node.bits | free, so_state, so_beckmann)
+                if bound >= self.threshold():
+                    self.pruned_floor = min(self.pruned_floor, bound)
+                    continue
+                key = max(key, bound)
+            for child, cpos, cspent in self.children(node, qs):
                 warm = len(heap) < _WARM_NODES
-                heapq.heappush(heap, _Node(key, seq, child, q + 1, node.spent + int(p.int_costs[i]),
+                heapq.heappush(heap, _Node(key, seq, child, cpos, cspent,
                                            so_state if warm else None, ue_state if warm else None))
                 seq += 1
         open_floor = min((n.key for n in heap), default=math.inf)

@@ -25,20 +25,23 @@ def _design_space(problem: _Problem) -> tuple[cp_model.CpModel, list[Any]]:
     return m, y
 
 
-def _certify(problem: _Problem, cuts: Sequence[tuple[int, float]], designs: Iterable[int], level: float,
-             *, time_limit: float | None, seed: int) -> tuple[str, int]:
+def _certify(problem: _Problem, cuts: Sequence[tuple[int, float] | tuple[int, float, int]], designs: Iterable[int],
+             level: float, *, time_limit: float | None, seed: int) -> tuple[str, int]:
     """Check with CP-SAT that no feasible design can be below ``level``.
 
-    Every feasible design must be one of ``designs`` (evaluated, none below ``level``) or a
-    subset of the link set of a cut ``(bits, bound)`` with ``bound >= level``.  The model asks
-    for a feasible design outside all of them; ``"INFEASIBLE"`` is the certificate.  Returns
-    the CP-SAT status name and, when it finds one, the uncovered design.
+    Every feasible design must be one of ``designs`` (evaluated, none below ``level``) or
+    under a cut with ``bound >= level``: a cut ``(bits, bound)`` covers the subsets of the
+    link set ``bits``, a cut ``(bits, bound, inside)`` those of them that hold ``inside``.
+    The model asks for a feasible design outside all of them; ``"INFEASIBLE"`` is the
+    certificate.  Returns the CP-SAT status name and, when it finds one, the uncovered design.
     """
     m, y = _design_space(problem)
     n = problem.n
-    for bits, bound in cuts:
+    for bits, bound, *inside in cuts:
         if bound >= level:
-            m.AddBoolOr([y[i] for i in range(n) if not bits >> i & 1] or [False])
+            held = inside[0] if inside else 0
+            m.AddBoolOr([y[i] for i in range(n) if not bits >> i & 1] + [y[i].Not() for i in range(n) if held >> i & 1]
+                        or [False])
     for bits in designs:
         m.AddBoolOr([y[i].Not() if bits >> i & 1 else y[i] for i in range(n)])
     solver = cp_model.CpSolver()
