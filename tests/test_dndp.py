@@ -278,6 +278,37 @@ def test_value_function_bound_is_below_every_design_it_covers_and_above_the_syst
     assert search.cuts[-1][2] == held
 
 
+def test_leaf_value_bound_uses_the_evaluated_subset_with_least_beckmann_and_stays_below_the_design(monkeypatch):
+    # a design the SO bound cannot rule out is first bounded from an evaluated design one candidate smaller
+    import solvers.dndp.branch_and_bound as bb
+    from solvers.dndp._problem import _Problem
+
+    monkeypatch.setattr(bb, "VALUE_BOUND_TRIES", 2)  # the first solve runs to its gap (the last stops once it cannot prune)
+    inst, trips = _sf(1)
+    problem = _Problem(inst.network, trips, inst.candidates, inst.costs, budget=float(np.sum(inst.costs)),
+                       requires=(), excludes=(), replaces=None)
+    search = bb._Search(problem, ue_gap=1e-9, so_gap=1e-9, opt_gap=1e-3, elapsed=lambda: 0.0, deadline=None)
+    design = 0b0000110111
+    exact = problem.engine.solve(problem.design_mask(design), gap=1e-10, max_iterations=20000).tstt
+    so = problem.engine.solve(problem.bound_mask(design), system_optimal=True, gap=1e-9, max_iterations=20000)
+    search.incumbent = 2.0 * exact  # a threshold no bound reaches: the solve runs to its gap
+    search.so_beckmann = so.beckmann
+    assert search.leaf_value_test(design, so.state) == -math.inf  # no smaller design evaluated yet
+    smaller = [design & ~(1 << i) for i in (0, 1, 4)]
+    for sub in smaller:
+        search.ue_value(sub, None)
+    bound = search.leaf_value_test(design, so.state)
+    cut = max((c for c in search.cuts if len(c) == 3), key=lambda c: c[1])
+    held = cut[2]
+    assert held == min(smaller, key=search.beckmann.get)  # the tightest of the evaluated subsets
+    assert cut[:2] == (design, bound)
+    # it covers the design and the subset it holds: below both; from the subset whose Beckmann objective is
+    # nearest the design's it closes a third of the UE-SO gap (about 5867 between 5793 and 6011)
+    assert bound <= exact * (1 + 1e-9) and bound <= search.ue[held] * (1 + 1e-9)
+    assert bound > so.bound + 0.25 * (exact - so.bound)
+    assert search.vf_state is not None
+
+
 def test_weighted_equilibrium_bounds_and_pruning_stops():
     from solvers.dndp._ue import Equilibrium
 

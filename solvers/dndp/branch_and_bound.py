@@ -32,6 +32,11 @@ Falls) leaves most of the tree open:
   Beckmann objective added to the constraints of the SO relaxation), with the minimum it is
   held to replaced by the value of ``S`` so that one convex solve bounds a whole subtree.
   Its cuts hold only for designs that contain ``S``: ``(link set, bound, S)``.
+- The same bound for a single design: a design its own SO bound does not rule out is tested,
+  before its equilibrium is solved, with the value-function bound from an evaluated design one
+  candidate smaller (the subtree of that design within this one's links holds the two).  The
+  bound is weaker than at a node (the constraint is slack by the fall of the Beckmann objective
+  from the smaller design), but one loose weighted solve that prunes saves a UE solve to ``ue_gap``.
 
 Pruning tests stop as soon as the answer is known: an SO solve ends when its certified
 bound reaches the threshold (prune) or when the SO objective of its flows falls below it
@@ -76,6 +81,15 @@ OMIT_BRANCHING = True
 #: Nodes with at most this many free candidates that the SO bound cannot prune get the
 #: value-function bound (module docstring); 0 turns it off.
 VALUE_BOUND_FREE = 3
+
+#: Test a design that its own SO bound does not rule out with the value-function bound from an
+#: evaluated design one candidate smaller before solving its equilibrium (:meth:`_Search.leaf_value_test`),
+#: with weight :data:`LEAF_VALUE_MU` on TSTT.  The weight was read off 16 designs of SF_DNDP_10_1
+#: (each against four of its one-smaller designs, weights 0.02-0.8): 0.2 gave the best bound where the
+#: Beckmann objective falls least (the cases that can prune); on SF_DNDP_20_3 and _10 at 75 %, 0.1 and
+#: 0.2 searched equally fast, 0.05 (the node table's weight for one free candidate) slower.
+LEAF_VALUE_BOUND = True
+LEAF_VALUE_MU = 0.2
 
 #: Weighted solves per value-function bound (a bisection on the weight), and the relative gap each
 #: is solved to unless it prunes first (the last also stops once it cannot prune).  One, with
@@ -141,6 +155,7 @@ class _Search:
         self.cuts: list[tuple[int, float] | tuple[int, float, int]] = []
         self.last_so: PackedState | None = None
         self.so_beckmann = math.inf  # Beckmann objective of the latest SO test's flows
+        self.vf_state: PackedState | None = None  # flows of the latest value-function solve
         self.last_ue: PackedState | None = None
         self.history: list[tuple[float, float, float]] = []  # (seconds, incumbent, open bound)
         self.lower_hint = -math.inf  # smallest open bound, for the history
@@ -196,7 +211,8 @@ class _Search:
         self.so_beckmann = res.beckmann
         return res.bound, res.state
 
-    def value_test(self, bits: int, links: int, warm: PackedState | None, so_beckmann: float = math.inf) -> float:
+    def value_test(self, bits: int, links: int, warm: PackedState | None, so_beckmann: float = math.inf,
+                   mu: float | None = None) -> float:
         """Certified value-function bound of the designs that hold ``bits`` within ``links``.
 
         Every such design ``y`` has a network that contains ``bits``'s, so the minimum
@@ -222,7 +238,7 @@ class _Search:
         if v is None or so_beckmann <= v:
             return -math.inf
         free = bin(links & ~bits).count("1")
-        mu = _VALUE_BOUND_MU.get(free, 0.8)
+        mu = _VALUE_BOUND_MU.get(free, 0.8) if mu is None else mu
         # the Lagrangian is concave in the multiplier (1 - mu) / mu of the Beckmann constraint, whose
         # slope is B(x) - v at the weighted minimum x: bisect on mu with that sign, keep the best bound
         lo, hi = 0.0, 1.0
@@ -236,6 +252,7 @@ class _Search:
             self.so_solves += 1
             if res.tstt < 0 or res.gap >= 1.0:
                 return best
+            self.vf_state = res.state
             bound = (res.bound - (1.0 - mu) * v) / mu
             if bound > best:
                 best = bound
@@ -248,6 +265,28 @@ class _Search:
                 lo = mu
             mu, warm = 0.5 * (lo + hi), res.state
         return best
+
+    def leaf_value_test(self, bits: int, warm: PackedState | None) -> float:
+        """Value-function bound of the design ``bits`` alone, from an evaluated design one candidate smaller.
+
+        ``bits`` holds ``P = bits`` less one candidate whose equilibrium the search has solved:
+        :meth:`value_test` of ``P`` within the links of ``bits`` covers exactly ``P`` and
+        ``bits``, and with one free candidate it is close to ``bits``'s UE TSTT (the smaller the
+        Beckmann objective's fall from ``P`` to ``bits``, the closer), at the cost of one
+        weighted solve to a loose gap instead of a UE solve to ``ue_gap``.  Of the evaluated
+        subsets the one with the smallest Beckmann objective gives the tightest bound.
+        Returns ``-inf`` when no such subset is known or the bound does not apply.
+        """
+        self.vf_state = None
+        best, held = math.inf, None
+        for i in self.p.selected(bits):
+            sub = bits & ~(1 << i)
+            v = self.beckmann.get(sub)
+            if v is not None and v < best:
+                best, held = v, sub
+        if held is None:
+            return -math.inf
+        return self.value_test(held, bits, warm, self.so_beckmann, LEAF_VALUE_MU)
 
     # -- tree ------------------------------------------------------------------------------
     def candidates_after(self, bits: int, pos: int, spent: int) -> list[int]:
@@ -360,10 +399,14 @@ class _Search:
             # when splitting by the first candidate left out, the first child has node.bits as its own design
             if not self.overruns(node, qs) and p.feasible(node.bits) and node.bits not in self.ue:
                 own, own_state = self.so_test(node.bits, so_state)
+                near = None  # flows of the leaf's value-function solve: near its equilibrium
+                if own < self.threshold() and LEAF_VALUE_BOUND:
+                    own = max(own, self.leaf_value_test(node.bits, own_state))
+                    near = self.vf_state
                 if own >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, own)
                 else:
-                    _, ue_state = self.ue_value(node.bits, node.ue_warm or own_state)
+                    _, ue_state = self.ue_value(node.bits, near or node.ue_warm or own_state)
                     self.last_ue = ue_state or self.last_ue
                 if not free:
                     continue
