@@ -155,7 +155,6 @@ class _Search:
         self.cuts: list[tuple[int, float] | tuple[int, float, int]] = []
         self.last_so: PackedState | None = None
         self.so_beckmann = math.inf  # Beckmann objective of the latest SO test's flows
-        self.vf_state: PackedState | None = None  # flows of the latest value-function solve
         self.last_ue: PackedState | None = None
         self.history: list[tuple[float, float, float]] = []  # (seconds, incumbent, open bound)
         self.lower_hint = -math.inf  # smallest open bound, for the history
@@ -252,7 +251,6 @@ class _Search:
             self.so_solves += 1
             if res.tstt < 0 or res.gap >= 1.0:
                 return best
-            self.vf_state = res.state
             bound = (res.bound - (1.0 - mu) * v) / mu
             if bound > best:
                 best = bound
@@ -277,7 +275,6 @@ class _Search:
         subsets the one with the smallest Beckmann objective gives the tightest bound.
         Returns ``-inf`` when no such subset is known or the bound does not apply.
         """
-        self.vf_state = None
         best, held = math.inf, None
         for i in self.p.selected(bits):
             sub = bits & ~(1 << i)
@@ -399,14 +396,14 @@ class _Search:
             # when splitting by the first candidate left out, the first child has node.bits as its own design
             if not self.overruns(node, qs) and p.feasible(node.bits) and node.bits not in self.ue:
                 own, own_state = self.so_test(node.bits, so_state)
-                near = None  # flows of the leaf's value-function solve: near its equilibrium
                 if own < self.threshold() and LEAF_VALUE_BOUND:
+                    # (its flows are not a warm start for the equilibrium: after a few sweeps from the SO
+                    # flows they are far from it; on the YRD road network the UE solves took 5x the sweeps)
                     own = max(own, self.leaf_value_test(node.bits, own_state))
-                    near = self.vf_state
                 if own >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, own)
                 else:
-                    _, ue_state = self.ue_value(node.bits, near or node.ue_warm or own_state)
+                    _, ue_state = self.ue_value(node.bits, node.ue_warm or own_state)
                     self.last_ue = ue_state or self.last_ue
                 if not free:
                     continue
