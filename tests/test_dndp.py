@@ -197,11 +197,12 @@ def test_search_tree_reaches_every_feasible_design_once(fraction, omit, monkeypa
     while stack:
         node = stack.pop()
         qs = search.candidates_after(node.bits, node.pos, node.spent)
-        if search.overruns(node, qs):
+        split = search.overruns(node, qs)
+        if split:
             splits += 1
         elif problem.feasible(node.bits):
             reached.append(node.bits)
-        for bits, pos, spent in search.children(node, qs):
+        for bits, pos, spent in search.children(node, qs, split):
             assert spent == problem.cost_of(bits) <= problem.int_budget
             stack.append(bb._Node(0.0, 0, bits, pos, spent))
     feasible = [b for b in range(1 << problem.n) if problem.feasible(b)]
@@ -292,12 +293,11 @@ def test_leaf_value_bound_uses_the_evaluated_subset_with_least_beckmann_and_stay
     exact = problem.engine.solve(problem.design_mask(design), gap=1e-10, max_iterations=20000).tstt
     so = problem.engine.solve(problem.bound_mask(design), system_optimal=True, gap=1e-9, max_iterations=20000)
     search.incumbent = 2.0 * exact  # a threshold no bound reaches: the solve runs to its gap
-    search.so_beckmann = so.beckmann
-    assert search.leaf_value_test(design, so.state) == -math.inf  # no smaller design evaluated yet
+    assert search.leaf_value_test(design, so.state, so.beckmann) == -math.inf  # no smaller design evaluated yet
     smaller = [design & ~(1 << i) for i in (0, 1, 4)]
     for sub in smaller:
         search.ue_value(sub, None)
-    bound = search.leaf_value_test(design, so.state)
+    bound = search.leaf_value_test(design, so.state, so.beckmann)
     cut = max((c for c in search.cuts if len(c) == 3), key=lambda c: c[1])
     held = cut[2]
     assert held == min(smaller, key=search.beckmann.get)  # the tightest of the evaluated subsets

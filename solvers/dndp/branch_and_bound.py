@@ -264,7 +264,7 @@ class _Search:
             mu, warm = 0.5 * (lo + hi), res.state
         return best
 
-    def leaf_value_test(self, bits: int, warm: PackedState | None) -> float:
+    def leaf_value_test(self, bits: int, warm: PackedState | None, so_beckmann: float) -> float:
         """Value-function bound of the design ``bits`` alone, from an evaluated design one candidate smaller.
 
         ``bits`` holds ``P = bits`` less one candidate whose equilibrium the search has solved:
@@ -283,7 +283,7 @@ class _Search:
                 best, held = v, sub
         if held is None:
             return -math.inf
-        return self.value_test(held, bits, warm, self.so_beckmann, LEAF_VALUE_MU)
+        return self.value_test(held, bits, warm, so_beckmann, LEAF_VALUE_MU)
 
     # -- tree ------------------------------------------------------------------------------
     def candidates_after(self, bits: int, pos: int, spent: int) -> list[int]:
@@ -295,9 +295,7 @@ class _Search:
         p = self.p
         room = p.int_budget - spent
         out = []
-        excluded = 0
-        for i in p.selected(bits):
-            excluded |= self.excl_mask[i]
+        excluded = self.excluded_by(bits)
         for q in range(pos, p.n):
             i = self.order[q]
             if excluded >> i & 1 or p.int_costs[i] > room:
@@ -307,11 +305,18 @@ class _Search:
             out.append(q)
         return out
 
+    def excluded_by(self, bits: int) -> int:
+        """The candidates that some candidate of ``bits`` excludes (as bits)."""
+        out = 0
+        for i in self.p.selected(bits):
+            out |= self.excl_mask[i]
+        return out
+
     def overruns(self, node: _Node, qs: list[int]) -> bool:
         """Whether ``node.bits`` and all its free candidates ``qs`` exceed the budget (split by omission)."""
         return OMIT_BRANCHING and node.spent + sum(int(self.p.int_costs[self.order[q]]) for q in qs) > self.p.int_budget
 
-    def children(self, node: _Node, qs: list[int]) -> list[tuple[int, int, int]]:
+    def children(self, node: _Node, qs: list[int], split: bool) -> list[tuple[int, int, int]]:
         """The child subtrees ``(bits, pos, spent)`` that partition ``node``'s subtree (without ``node.bits`` itself).
 
         When ``node.bits`` plus all of its free candidates fit the budget, the children add
@@ -321,20 +326,19 @@ class _Search:
         ``j``, and any of those after it.  Those children's link sets lose ``j`` at once and
         their budget room shrinks fast, so their bounds rise where adding one candidate at a
         time leaves the bound where it was (the budget is what binds at large budgets).
+        ``split`` is :meth:`overruns` of the node.
         """
         p = self.p
         out = []
         costs = [int(p.int_costs[self.order[q]]) for q in qs]
-        if not self.overruns(node, qs):
+        if not split:
             for q, c in zip(qs, costs):
                 child = node.bits | 1 << self.order[q]
                 if self.dead(self.missing_requirements(child), q + 1):
                     continue  # a requirement can no longer be added below this child
                 out.append((child, q + 1, node.spent + c))
             return out
-        bits, spent, excluded = node.bits, node.spent, 0
-        for i in p.selected(bits):
-            excluded |= self.excl_mask[i]
+        bits, spent, excluded = node.bits, node.spent, self.excluded_by(node.bits)
         for q, c in zip(qs, costs):
             if not self.dead(self.missing_requirements(bits), q + 1):
                 out.append((bits, q + 1, spent))  # q is the first candidate left out
@@ -393,13 +397,14 @@ class _Search:
                     continue
                 key = max(key, bound)
             ue_state = node.ue_warm
+            split = self.overruns(node, qs)
             # when splitting by the first candidate left out, the first child has node.bits as its own design
-            if not self.overruns(node, qs) and p.feasible(node.bits) and node.bits not in self.ue:
+            if not split and p.feasible(node.bits) and node.bits not in self.ue:
                 own, own_state = self.so_test(node.bits, so_state)
                 if own < self.threshold() and LEAF_VALUE_BOUND:
                     # (its flows are not a warm start for the equilibrium: after a few sweeps from the SO
                     # flows they are far from it; on the YRD road network the UE solves took 5x the sweeps)
-                    own = max(own, self.leaf_value_test(node.bits, own_state))
+                    own = max(own, self.leaf_value_test(node.bits, own_state, self.so_beckmann))
                 if own >= self.threshold():
                     self.pruned_floor = min(self.pruned_floor, own)
                 else:
@@ -413,7 +418,7 @@ class _Search:
                     self.pruned_floor = min(self.pruned_floor, bound)
                     continue
                 key = max(key, bound)
-            for child, cpos, cspent in self.children(node, qs):
+            for child, cpos, cspent in self.children(node, qs, split):
                 warm = len(heap) < _WARM_NODES
                 heapq.heappush(heap, _Node(key, seq, child, cpos, cspent,
                                            so_state if warm else None, ue_state if warm else None))
