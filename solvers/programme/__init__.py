@@ -33,6 +33,16 @@ per term, added to the reported bound) and of money (costs rounded up and budget
 decimal, so no infeasible programme is accepted).  The reported objective is re-evaluated
 exactly (shortest paths in every layer for each year's network).
 
+A bound that couples the years (:mod:`solvers.programme.outer`)
+---------------------------------------------------------------
+An outer approximation runs first (a share of the time limit): a master problem over the start
+years alone (HiGHS), in which each period's saving is over-estimated by cuts that the records
+make valid for every network and exact at the networks already valued, refined at the master's
+programmes.  Its proved bound couples the years (one schedule serves them all) where the
+per-period caps below cannot; it is reported when CP-SAT's is no better, and its best programme
+joins the starting programmes.  With a ``relative_gap`` it can end the solve alone.  The bound is
+a floating-point MILP's, with an allowance for HiGHS's tolerances added (stated there).
+
 What helps CP-SAT (none of it cuts off a programme)
 ---------------------------------------------------
 - Saving caps per period (a bound, not rows of the model): the one-shot optimum within the
@@ -40,7 +50,8 @@ What helps CP-SAT (none of it cuts off a programme)
   over what no schedule can have open by then (``exact._period_caps``; each design solve's
   proved bound is used, so a cap stopped at its time share is still valid).  Its cuts (sets
   that cannot all be open by a year) go into the model; the caps weighted by the periods'
-  weights bound every programme, reported when CP-SAT's bound is no better.
+  weights bound every programme, reported when CP-SAT's bound is no better.  When the outer
+  approximation ran, the schedule-based per-period caps are skipped (its bound is the tighter).
 - The yearly budgets once more as one cumulative constraint (``exact._add_cumulative``).
 - A starting programme (a hint): the better of the one-shot optima's order and greedy's,
   improved by iterated local search over start years (:mod:`solvers.programme.local_search`),

@@ -18,6 +18,7 @@ from solvers.programme._setup import (
     _list_schedule, _result, _setup, _spend, _value_by_records,
 )
 from solvers.programme.local_search import _Valuer, search_programme
+from solvers.programme.outer import outer_programme
 from solvers.selection._instance import _bits
 from solvers.selection._types import _SAVING_SCALE_TARGET, _SEED, Project
 from solvers.selection.cpsat import _add_ordered, _cost_scale, _merge_labels
@@ -27,6 +28,9 @@ from solvers.selection.markets import Layer, Markets
 PERIOD_CAP_SHARE = 0.6
 #: without a time limit, seconds for them per period (on average: shared as the time limit is)
 PERIOD_CAP_SECONDS = 10.0
+#: the share of the time left after the starting programmes given to the outer approximation
+#: (:mod:`solvers.programme.outer`); CP-SAT gets the rest
+OUTER_SHARE = 0.8
 
 
 def _pooled(setup: _Setup, t: Any) -> tuple[float, int, Any]:
@@ -449,6 +453,7 @@ def solve_programme(
     relative_gap: float = 0.0,
     workers: int = 1,
     saving_caps: bool = True,
+    outer_bound: bool = True,
     log: Callable[[str], None] | None = None,
     groups: Mapping[str, Sequence[int]] | None = None,
     group_minimum: Mapping[str, float] | None = None,
@@ -467,6 +472,12 @@ def solve_programme(
     CP-SAT model: measured, such rows slowed CP-SAT's proofs (e.g. the committed catalogue
     proved in 88 s with them, 58 s without); on the full catalogue, all free, CP-SAT's bound
     with them never went below the caps' own.
+
+    ``outer_bound`` first runs the outer approximation of :mod:`solvers.programme.outer` for
+    ``OUTER_SHARE`` of the time left (to its end without a time limit): a bound that couples the
+    years, and a programme that joins the starting ones; it replaces the per-period caps from
+    the schedule (:func:`_period_caps`), and with ``relative_gap`` it can end the solve.  Not
+    with ``groups``.
 
     ``groups`` (name -> market indices) with ``group_minimum`` (name -> fraction in [0, 1))
     require the final network (the one kept after the horizon) to improve each named group by
@@ -505,11 +516,34 @@ def solve_programme(
             seeds["local search"], _ = search_programme(setup, feasible_seeds, seed=_SEED, deadline=ls_deadline)
     seed_values = {name: (_value_by_records(setup, sd) if _feasible(setup, sd) else -math.inf)
                    for name, sd in seeds.items()}
+    outer = None
+    if outer_bound and not floors and any(len(row) > 1 or not setup.required[k] for k, row in enumerate(setup.starts) if row):
+        # a bound that couples the years, and programmes from it (a share of the time left)
+        outer_deadline = (None if deadline is None
+                          else time.perf_counter() + OUTER_SHARE * max(0.0, deadline - time.perf_counter()))
+        outer = outer_programme(setup, [sd for name, sd in seeds.items() if math.isfinite(seed_values[name])],
+                                deadline=outer_deadline, relative_gap=relative_gap, log=log)
+        if math.isfinite(outer.value):
+            seeds["outer approximation"] = outer.best
+            seed_values["outer approximation"] = _value_by_records(setup, outer.best)
     seed_name = max(seed_values, key=lambda name: (seed_values[name], name == "one-shot order"))
     seed = seeds[seed_name]
+    outer_stats = {} if outer is None else {"outer_bound": outer.bound, "outer_value": outer.value,
+                                            "outer_iterations": outer.iterations, "outer_cuts": outer.cuts,
+                                            "outer_converged": outer.converged,
+                                            "outer_history": [list(h) for h in outer.history]}
+    if outer is not None and relative_gap > 0 and outer.bound <= seed_values[seed_name] + relative_gap * abs(
+            seed_values[seed_name]):
+        # within the gap asked for: no CP-SAT search needed
+        stats = {"projects": n, "years": len(ys), "seed_programme": seed, "seed": seed_name,
+                 "seed_values": dict(seed_values), "bound_from": "outer approximation", **outer_stats,
+                 "saving_caps": {str(t): v for t, v in caps_by_period.items()}}
+        return _result(setup, dict(seed), {}, bound=outer.bound, proved=True, started=started, stats=stats,
+                       tiny=1e-9 * abs(outer.bound))
     period_caps: dict[Any, dict[str, Any]] = {}
     period_cuts: list[tuple[Any, int]] = []
-    if saving_caps and any(len(row) > 1 or not setup.required[k] for k, row in enumerate(setup.starts) if row):
+    if saving_caps and outer is None and any(len(row) > 1 or not setup.required[k]
+                                             for k, row in enumerate(setup.starts) if row):
         # tighter caps from the schedule itself (a share of the time left)
         cap_deadline = (None if deadline is None
                         else time.perf_counter() + PERIOD_CAP_SHARE * max(0.0, deadline - time.perf_counter()))
@@ -543,7 +577,7 @@ def solve_programme(
                              "saving_caps": {str(t): v for t, v in caps_by_period.items()},
                              "period_caps": {str(t): v for t, v in period_caps.items()},
                              "seed_programme": seed, "seed": seed_name,
-                             "seed_values": {k: v for k, v in seed_values.items()}}
+                             "seed_values": {k: v for k, v in seed_values.items()}, **outer_stats}
     if status == "MODEL_INVALID":
         raise SolverError(f"programme: CP-SAT rejected the model: {model.Validate()}")
     if status == "INFEASIBLE" and floors:
@@ -596,6 +630,9 @@ def solve_programme(
         if caps_bound < bound:
             bound = caps_bound
             stats["bound_from"] = "saving caps"
+    if not proved and outer is not None and outer.bound < bound:
+        bound = outer.bound
+        stats["bound_from"] = "outer approximation"
     if not _feasible(setup, chosen):
         raise SolverError(f"programme: CP-SAT returned an infeasible programme {chosen} (scaling bug)")
     if not proved and not floors and seed_values[seed_name] > _value_by_records(setup, chosen) + 1e-9 * top:
