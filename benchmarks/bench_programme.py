@@ -84,8 +84,9 @@ saving, 2026 prices, 8 %; the final network kept to the end of the appraisal per
 budget {BUDGET:g} bn CNY, {WORKERS} CP-SAT workers, time limit {TIME_LIMIT:g} s per case (then the best
 programme and its proved gap). Projects: the first N candidates of the catalogue, closed under
 their dependencies. "caps": the saving caps (per-period bounds from the cumulative budget and
-the schedule, with their cuts; on by default; a share of the time limit goes to them).
-Ratio: seconds against the first case, same run.
+the schedule, with their cuts; on by default; a share of the time limit goes to them). In every
+case the outer approximation (`solvers/programme/outer.py`, a bound coupling the years) runs first
+and replaces the per-period caps from the schedule. Ratio: seconds against the first case, same run.
 
 | projects | years | caps | status | value, bn CNY | bound, bn CNY | gap | seconds | ratio | record literals | started |
 |---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|

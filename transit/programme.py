@@ -423,7 +423,7 @@ to {p.growth_end_year}.
 
 The programme is **{proved}**: value {r.objective / 1e9:,.2f} bn CNY, upper bound {r.bound / 1e9:,.2f} bn CNY,
 relative gap {r.gap:.2e} ({r.seconds:,.1f} s; {r.stats.get('records_in_model', 0):,} record literals in the
-model). {len(r.starts)} project(s) started, {sum(table['cost_bn_cny']) if len(table) else 0:,.1f} bn CNY.
+model; the bound from {r.stats.get('bound_from', 'CP-SAT')}). {len(r.starts)} project(s) started, {sum(table['cost_bn_cny']) if len(table) else 0:,.1f} bn CNY.
 Savings interact through the network: each year's saving is the exact saving of the network open
 that year (`docs/programme.md`).
 
