@@ -51,6 +51,8 @@ def test_outer_approximation_bounds_every_programme_and_converges_to_brute_force
     assert got.bound - got.value <= 1e-5 * got.value
     assert all(bound >= brute.objective - 1e-9 * brute.objective for _, bound, _ in got.history)
     assert [b for _, b, _ in got.history] == sorted((b for _, b, _ in got.history), reverse=True)
+    again = outer_programme(setup, [], deadline=None)  # without a deadline the run repeats exactly
+    assert (again.best, again.bound, again.iterations, again.cuts) == (got.best, got.bound, got.iterations, got.cuts)
 
 
 def test_outer_approximation_with_start_costs_member_caps_and_a_fixed_start_equals_brute_force():

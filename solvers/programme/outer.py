@@ -36,7 +36,8 @@ starts, start costs in the objective).
 The loop: solve the master (a MILP of ``starts x years`` binaries and one continuous variable a
 period: HiGHS through :func:`scipy.optimize.milp`); value its programme exactly from the records;
 add a cut at each period's network of it; improve it by local search
-(:func:`solvers.programme.local_search.improve_programme`, a few seconds) for the incumbent only
+(:func:`solvers.programme.local_search.improve_programme`, two seconds, or five passes without a
+deadline so that such a run repeats exactly) for the incumbent only
 (cuts at the polished programmes made the masters slower, measured); stop when the bound is
 within the gap asked for of the best programme, or the master's programme has every period's
 network cut already at the finest master gap (then the master's value is that programme's exact
@@ -72,8 +73,10 @@ ALLOWANCE = 1e-7
 #: the finest relative gap a master is solved to, and the coarsest (HiGHS's own default is 1e-4)
 MASTER_GAP_FLOOR = 1e-6
 MASTER_GAP_CAP = 1e-3
-#: seconds of local search from each master's programme, at most
+#: local search from each master's programme: at most these seconds with a deadline, these
+#: best-improvement passes without one (so that a run without a time limit repeats exactly)
 POLISH_SECONDS = 2.0
+POLISH_PASSES = 5
 
 
 @dataclass
@@ -302,13 +305,14 @@ def outer_programme(setup: _Setup, seeds: Sequence[Mapping[str, int]], *, deadli
         if left <= 0.05:
             break
         iterations += 1
-        gap_left = (bound - best_value) / max(abs(best_value), 1e-12 * top) if math.isfinite(bound) else 1.0
+        gap_left = (1.0 if not (math.isfinite(bound) and math.isfinite(best_value))
+                    else (bound - best_value) / max(abs(best_value), 1e-12 * top))
         master_gap = max(MASTER_GAP_FLOOR, min(0.05 * gap_left, MASTER_GAP_CAP), 0.5 * relative_gap)
         res = master.solve(min(left, 1e9), master_gap)
         dual = getattr(res, "mip_dual_bound", None)
         if dual is not None and math.isfinite(dual):
             bound = min(bound, -dual * top + allowance)
-        if res.x is None:  # nothing within the time left (the master always has a programme: none started)
+        if res.x is None:  # no programme within the time left (one exists: _setup checked the requirements)
             break
         prog = master.programme(res.x)
         if not _feasible(setup, prog):  # a tolerance artefact: the cut points must be programmes
@@ -317,11 +321,15 @@ def outer_programme(setup: _Setup, seeds: Sequence[Mapping[str, int]], *, deadli
         added = cut_at(prog)
         if v > best_value:
             best, best_value = prog, v
-        if deadline is None or deadline - time.perf_counter() > 4 * POLISH_SECONDS:
+        if deadline is None:
+            polished, pv, _ = improve_programme(setup, prog, valuer=valuer, max_passes=POLISH_PASSES)
+        elif deadline - time.perf_counter() > 4 * POLISH_SECONDS:
             polished, pv, _ = improve_programme(setup, prog, valuer=valuer,
                                                 deadline=time.perf_counter() + POLISH_SECONDS)
-            if pv > best_value:
-                best, best_value = polished, pv
+        else:
+            polished, pv = prog, v
+        if pv > best_value:
+            best, best_value = polished, pv
         history.append((time.perf_counter() - began, bound, best_value))
         if log:
             log(f"outer approximation {iterations}: bound {bound:,.6g}, best {best_value:,.6g}, "
@@ -329,9 +337,10 @@ def outer_programme(setup: _Setup, seeds: Sequence[Mapping[str, int]], *, deadli
         if bound - best_value <= max(relative_gap * abs(best_value), allowance + MASTER_GAP_FLOOR * abs(best_value)):
             converged = True
             break
-        if added == 0 and res.status == 0 and master_gap <= MASTER_GAP_FLOOR:
+        if added == 0 and res.status == 0 and master_gap <= max(MASTER_GAP_FLOOR, 0.5 * relative_gap):
             # the master's programme is valued exactly by its cuts: the bound is within the
-            # finest master gap of its value, nothing more to learn
+            # finest master gap of its value, nothing more to learn (at a coarser gap the next
+            # master is solved finer: the bound is then within this master's gap of the best)
             converged = True
             break
     return OuterResult(bound=bound, best=best, value=best_value, converged=converged, iterations=iterations,
