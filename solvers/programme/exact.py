@@ -516,8 +516,10 @@ def solve_programme(
             seeds["local search"], _ = search_programme(setup, feasible_seeds, seed=_SEED, deadline=ls_deadline)
     seed_values = {name: (_value_by_records(setup, sd) if _feasible(setup, sd) else -math.inf)
                    for name, sd in seeds.items()}
+    # some start is a free choice (else the programme is fixed and nothing needs bounding)
+    free_choice = any(len(row) > 1 or not setup.required[k] for k, row in enumerate(setup.starts) if row)
     outer = None
-    if outer_bound and not floors and any(len(row) > 1 or not setup.required[k] for k, row in enumerate(setup.starts) if row):
+    if outer_bound and not floors and free_choice:
         # a bound that couples the years, and programmes from it (a share of the time left)
         outer_deadline = (None if deadline is None
                           else time.perf_counter() + OUTER_SHARE * max(0.0, deadline - time.perf_counter()))
@@ -542,8 +544,7 @@ def solve_programme(
                        tiny=1e-9 * abs(outer.bound))
     period_caps: dict[Any, dict[str, Any]] = {}
     period_cuts: list[tuple[Any, int]] = []
-    if saving_caps and outer is None and any(len(row) > 1 or not setup.required[k]
-                                             for k, row in enumerate(setup.starts) if row):
+    if saving_caps and outer is None and free_choice:
         # tighter caps from the schedule itself (a share of the time left)
         cap_deadline = (None if deadline is None
                         else time.perf_counter() + PERIOD_CAP_SHARE * max(0.0, deadline - time.perf_counter()))
