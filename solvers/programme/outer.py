@@ -98,27 +98,19 @@ class OuterResult:
 
 
 class _RecordCuts:
-    """The records as arrays; the cut of a network (module docstring)."""
+    """The records as arrays (those of :class:`~solvers.programme.local_search._Valuer`, with
+    each record's market); the cut of a network (module docstring)."""
 
-    def __init__(self, setup: _Setup) -> None:
-        n = len(setup.ids)
-        masks, values, market = [], [], []
-        for m, rs in enumerate(setup.sav.records):
-            for mask, c in rs:
-                if c > 0:
-                    masks.append(mask)
-                    values.append(float(c))
-                    market.append(m)
-        self.n = n
-        self.markets = len(setup.sav.records)
-        self.values = np.array(values, dtype=float)
-        self.market = np.array(market, dtype=np.int64)
-        self.needs = np.zeros((len(masks), n), dtype=bool)
-        for r, mask in enumerate(masks):
-            for i in _bits(mask):
-                self.needs[r, i] = True
+    def __init__(self, setup: _Setup, valuer: _Valuer | None = None) -> None:
+        valuer = valuer or _Valuer(setup)
+        self.n = len(setup.ids)
+        self.values = valuer._values
+        self.needs = valuer._needs > 0.0
+        counts = [sum(1 for _, c in rs if c > 0) for rs in setup.sav.records]  # the valuer's records per market
+        self.markets = len(counts)
+        self.market = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         penalty = setup.sav.penalty
-        self.penalty = np.zeros(n) if penalty is None else np.asarray(penalty, dtype=float)
+        self.penalty = np.zeros(self.n) if penalty is None else np.asarray(penalty, dtype=float)
 
     def _best(self, inside: np.ndarray) -> np.ndarray:
         best = np.zeros(self.markets)
@@ -264,8 +256,8 @@ def outer_programme(setup: _Setup, seeds: Sequence[Mapping[str, int]], *, deadli
     weight = {**setup.weights, "after": setup.after}
     periods = [t for t in [*setup.years, "after"] if weight[t] > 0]
     index = {pid: k for k, pid in enumerate(setup.ids)}
-    rc = _RecordCuts(setup)
     valuer = _Valuer(setup)
+    rc = _RecordCuts(setup, valuer)
     value_of = _value_fn(setup, valuer)
     best_total = rc.cap((1 << len(setup.ids)) - 1)
     top = max(1.0, best_total * sum(weight[t] for t in periods)
