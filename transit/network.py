@@ -110,12 +110,24 @@ def embedded_extract(dataset: str) -> Path:
     return DATA_DIR / "osm" / f"yrd_{dataset}.npz"
 
 
-def build_rail(config: dict[str, Any], *, use_cache: bool = True) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+def lines_open(lines: list[dict[str, Any]], as_of: str | None) -> list[dict[str, Any]]:
+    """The catalogued lines opened on or before ``as_of`` (``YYYY-MM-DD``; ``None``: all)."""
+    return lines if as_of is None else [line for line in lines if str(line.get("opened") or "") <= str(as_of)]
+
+
+def build_rail(config: dict[str, Any], *, use_cache: bool = True, as_of: str | None = None
+               ) -> tuple[nx.MultiDiGraph, pd.DataFrame]:
+    """The embedded rail graph with the catalogued lines conflated onto it.
+
+    ``as_of`` (``YYYY-MM-DD``) keeps only the catalogued lines opened on or before that date:
+    the network a timetable of that date ran on (track in the OSM snapshot that a later line
+    uses stays, at the conventional speed).
+    """
     rail_cfg = config["rail"]
     rail = embedded_graph("railways", bbox=tuple(config["network"]["bbox"]), mode="rail",
                           speed_kph=rail_cfg["conventional_kph"], node_offset=RAIL_NODE_OFFSET, max_edge_km=1.0,
                           use_cache=use_cache, extract=embedded_extract("railways"))
-    lines = load_rail_lines()
+    lines = lines_open(load_rail_lines(), as_of)
     report = conflate_lines(
         rail, rail_catalogue_lines(lines, speed_factor=rail_cfg["speed_factor"],
                              straight_factor=rail_cfg["hsr_length_factor"]), mode="rail",
