@@ -102,6 +102,7 @@ def test_a_row_before_its_line_opened_or_with_a_bad_date_is_refused(model):
     early = pd.DataFrame([_row("Shanghai Songjiang", "Suzhou South", "2020-01-01")])
     with pytest.raises(CatalogueError, match="Suzhou South.*2020-01-01"):
         timetable_check(model, table=early)
+    assert timetable_check(model, table=early, missing="skip").empty
     bad = pd.DataFrame([_row("Shanghai Hongqiao", "Huzhou", "2024/06/02")])
     with pytest.raises(CatalogueError, match="row 1: timetable_date '2024/06/02'"):
         timetable_check(model, table=bad)

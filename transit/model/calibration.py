@@ -101,6 +101,7 @@ def fit_rail(config: dict[str, Any], *, use_cache: bool = True, log: Any = None)
     Returns the best ``speed_factor``, ``stop_penalty_min``, ``stop_allowance_min_per_km`` and
     ``line_change_min``, and the grid.
     """
+    from transit.catalogue import load_rail_lines
     from transit.validation import dated_rail, line_set, timetable_dates
 
     today = dated_rail(config, None, use_cache=use_cache)
@@ -110,8 +111,9 @@ def fit_rail(config: dict[str, Any], *, use_cache: bool = True, log: Any = None)
     published = cal["fastest_min"].to_numpy(float)
     dates = timetable_dates(cal)
     groups: dict[tuple[str, ...], list[int]] = {}
+    catalogue = load_rail_lines()
     for k, date in enumerate(dates):
-        groups.setdefault(line_set(date), []).append(k)
+        groups.setdefault(line_set(date, catalogue), []).append(k)
     best: tuple | None = None
     for factor in FACTORS:
         cfg = copy.deepcopy(config)
