@@ -48,7 +48,9 @@ def read_timetable(path: str | Path) -> dict[str, list[tuple[str, int, int]]]:
             continue
         parts = [p.strip() for p in line.split("\t")]
         if len(parts) == 1:
-            current = raw.setdefault(parts[0], [])
+            if parts[0] in raw:
+                raise ValueError(f"{path}: line {number}: train {parts[0]} appears twice")
+            current = raw[parts[0]] = []
             continue
         if current is None or len(parts) != 3:
             raise ValueError(f"{path}: line {number}: expected 'station<TAB>HH:MM<TAB>HH:MM' after a train number, "

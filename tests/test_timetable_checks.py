@@ -75,6 +75,9 @@ def test_a_broken_timetable_line_names_the_line(tmp_path):
     path.write_text("G1\n上海虹桥\t8h00\t08:00\n", encoding="utf-8")
     with pytest.raises(ValueError, match="G1.*8h00"):
         _script().read_timetable(path)
+    path.write_text("G1\n上海虹桥\t08:00\t08:00\n\nG1\n杭州东\t09:00\t09:00\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 4: train G1 appears twice"):
+        _script().read_timetable(path)
 
 
 @pytest.fixture(scope="module")
