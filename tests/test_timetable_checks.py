@@ -127,3 +127,19 @@ def test_the_dated_check_is_cached_by_its_inputs(model, tmp_path, monkeypatch):
     files[0].write_text("{", encoding="utf-8")
     with pytest.warns(UserWarning, match="unreadable"):
         pd.testing.assert_frame_equal(fresh, timetable_check(model, table=table))
+
+
+def test_every_city_pair_of_the_axes_and_the_bay_link_with_rail_is_checked(model):
+    from transit.catalogue import load_axes, load_cities, load_rail_lines
+    from transit.model.calibration import rail_table
+
+    wanted = {frozenset(p) for axis in load_axes(load_cities()) for p in axis.pairs()}
+    assert len(wanted) == 30
+    served = {s.get("city") for line in load_rail_lines() for s in line["stations"]}
+    with_rail = {p for p in wanted if p <= served}
+    assert len(with_rail) == len(wanted) - 2  # Zhoushan has no railway (its pairs with Shanghai, Jiaxing)
+    table = rail_table(model)
+    checked = {frozenset(p) for p in zip(table["origin_city"], table["destination_city"])}
+    assert with_rail <= checked
+    assert table.loc[[frozenset(p) in with_rail for p in zip(table["origin_city"], table["destination_city"])],
+                     "train"].ne("").mean() >= 0.75
