@@ -188,3 +188,23 @@ def test_sweep_on_dask_equals_serial_runs_and_reports_failures(tmp_path, capsys)
     with pytest.raises(InputError, match="tcp://127.0.0.1:9: the Dask scheduler does not answer"):
         sweep([files[0]], scheduler="tcp://127.0.0.1:9", timeout=1, runs_dir=tmp_path / "none")
     assert not (tmp_path / "none").exists()
+
+
+def test_the_manifest_ignores_timings_and_cp_sat_work_only(tmp_path):
+    from transit.reports import manifest
+
+    def folder(name: str, record: dict) -> dict:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "run.json").write_text(json.dumps(record), encoding="utf-8")
+        return manifest(path)["files"]["run.json"]
+
+    base = {"result": {"objective": 1.0, "cp_sat": {"deterministic_time": 0.1, "cheapest_deterministic_time":
+                                                     0.0003601279999999998, "record_seconds": 0.6}}}
+    noisy = json.loads(json.dumps(base))
+    noisy["result"]["cp_sat"].update(deterministic_time=0.2, cheapest_deterministic_time=0.00036012799999999976,
+                                     record_seconds=1.0)
+    other = json.loads(json.dumps(base))
+    other["result"]["objective"] = 2.0
+    assert folder("a", base) == folder("b", noisy)
+    assert folder("c", other) != folder("a2", base)

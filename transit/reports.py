@@ -50,14 +50,15 @@ OUTPUTS = ("priorities.csv", "appraisal.csv", "tornado.csv", "axes.csv", "pairs.
            "report.md", "run.json", "congestion.csv", "montecarlo_draws.csv", "montecarlo_projects.csv", "fairness.csv",
            "manifest.json", "scenario.toml", "node.csv", "link.csv", "config.csv", "skims.omx", "tables.xlsx", "report.html")
 # What differs between two runs of the same inputs: left out of the manifest's hash of run.json
-# (the command line, which names the output folder, and every timing, at any depth).
-VOLATILE = ("command", "timings_s", "seconds", "wall_time", "user_time", "*_seconds")
+# (the command line, which names the output folder, and every timing, at any depth; CP-SAT's
+# deterministic time is a measure of work summed over parallel workers, equal only to the last bits).
+VOLATILE = ("command", "timings_s", "seconds", "wall_time", "user_time", "*_seconds", "*deterministic_time")
 
 
 def _stable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _stable(v) for k, v in value.items()
-                if k not in VOLATILE and not (isinstance(k, str) and k.endswith("_seconds"))}
+                if k not in VOLATILE and not (isinstance(k, str) and k.endswith(("_seconds", "deterministic_time")))}
     if isinstance(value, list):
         return [_stable(v) for v in value]
     return value
