@@ -67,6 +67,11 @@ def dated_rail(config: dict[str, Any], date: str | None, *, use_cache: bool = Tr
     return rail_routing(build_rail(config, use_cache=use_cache, as_of=date)[0], config)
 
 
+def station_nodes(G: Any) -> dict[str, Any]:
+    """Station name -> node of a rail graph (the departure node in a line-layer graph)."""
+    return {d.get("name"): n for n, d in G.nodes(data=True) if d.get("station")}
+
+
 def line_set(date: str | None, lines: list[dict[str, Any]] | None = None) -> tuple[str, ...]:
     """The ids of the catalogued lines (``lines``, default the catalogue) open on ``date``: rows
     with the same set share one network."""
@@ -136,7 +141,7 @@ def _timetable_check(model: Any, table: pd.DataFrame, missing: str, dated: bool)
     split = timetable_split(table)
     dates = timetable_dates(table)
     G = model.network.graph
-    station = {d.get("name"): n for n, d in G.nodes(data=True) if d.get("station")}
+    station = station_nodes(G)
     graphs: dict[tuple[str, ...] | None, tuple[Any, dict[str, Any], CompiledGraph]] = {}
     catalogue = load_rail_lines() if dated else []
 
@@ -144,7 +149,7 @@ def _timetable_check(model: Any, table: pd.DataFrame, missing: str, dated: bool)
         key = line_set(date, catalogue) if dated else None
         if key not in graphs:
             graph = dated_rail(model.config, date) if dated else G
-            names = {d.get("name"): n for n, d in graph.nodes(data=True) if d.get("station")}
+            names = station_nodes(graph)
             graphs[key] = (graph, names, CompiledGraph(
                 graph, weight=lambda u, v, d: d["travel_time"] if d["mode"] == "rail" else None))
         return graphs[key]

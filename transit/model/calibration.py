@@ -41,7 +41,7 @@ from networks.errors import CatalogueError
 from networks.paths import min_csr
 from transit.catalogue import DATA_DIR, load_timetable_checks
 from transit.model.observe import PASSENGER_CAR_SHARE
-from transit.validation import TOLERANCE, timetable_check, timetable_split
+from transit.validation import TOLERANCE, station_nodes, timetable_check, timetable_split
 
 __all__ = ["check_rows", "fit_rail", "rail_table", "load_observations", "fit_demand", "main"]
 
@@ -74,14 +74,10 @@ def check_rows(table: pd.DataFrame, stations: dict[str, tuple[float, float]], bb
     return rows.drop_duplicates("pair").drop(columns="pair").reset_index(drop=True)
 
 
-def _station_nodes(G: Any) -> dict[str, Any]:
-    return {d.get("name"): n for n, d in G.nodes(data=True) if d.get("station")}
-
-
 def rail_table(model: Any, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The calibration rows (:func:`check_rows`) with their split, published and modelled times."""
     G = model.network.graph
-    coords = {name: (G.nodes[n]["x"], G.nodes[n]["y"]) for name, n in _station_nodes(G).items()}
+    coords = {name: (G.nodes[n]["x"], G.nodes[n]["y"]) for name, n in station_nodes(G).items()}
     rows = check_rows(load_timetable_checks() if table is None else table, coords, model.config["network"]["bbox"])
     return timetable_check(model, table=rows).rename(columns={"published_min": "fastest_min"})
 
@@ -105,7 +101,7 @@ def fit_rail(config: dict[str, Any], *, use_cache: bool = True, log: Any = None)
     from transit.validation import dated_rail, line_set, timetable_dates
 
     today = dated_rail(config, None, use_cache=use_cache)
-    coords = {name: (today.nodes[n]["x"], today.nodes[n]["y"]) for name, n in _station_nodes(today).items()}
+    coords = {name: (today.nodes[n]["x"], today.nodes[n]["y"]) for name, n in station_nodes(today).items()}
     rows = check_rows(load_timetable_checks(), coords, config["network"]["bbox"])
     cal = rows[timetable_split(rows).to_numpy() == "calibration"].reset_index(drop=True)
     published = cal["fastest_min"].to_numpy(float)
@@ -145,7 +141,7 @@ def _grid_minutes(rail: Any, rows: pd.DataFrame, out: np.ndarray, columns: list[
     penalty of the grid, written into ``out[:, :, columns]``."""
     from scipy.sparse.csgraph import dijkstra
 
-    nodes = _station_nodes(rail)
+    nodes = station_nodes(rail)
     index = {n: i for i, n in enumerate(rail.nodes)}
     edges = [(index[u], index[v], d["travel_time"], d["length"], d.get("link")) for u, v, d in rail.edges(data=True)]
     tails = np.array([e[0] for e in edges], dtype=np.int64)
